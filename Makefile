@@ -1,0 +1,71 @@
+# The front door. Every target configures, builds and installs (scripts/deps.sh) what it needs;
+# flags live in CMakeLists.txt and CMakePresets.json, never here.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+PRESET ?= release
+IMPL ?= reference
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+FULL ?=
+BUILD_DIR := build/$(PRESET)
+REPORTS := build/reports
+export PROCSPEC_BUILD_DIR := $(abspath $(BUILD_DIR))
+# TSan: children of a threaded test process keep running instrumented code after fork.
+export TSAN_OPTIONS ?= die_after_fork=0 halt_on_error=1 second_deadlock_stack=1
+export ASAN_OPTIONS ?= detect_leaks=1 abort_on_error=1
+export UBSAN_OPTIONS ?= print_stacktrace=1 halt_on_error=1
+
+.PHONY: deps build conformance gtest bats bench report fuzz sanitize clang help clean
+
+deps: ## check/install the Debian packages for building and testing
+	scripts/deps.sh build test $(if $(filter asan tsan clang fuzz,$(PRESET)),sanitize)
+
+build: deps ## configure and build PRESET (release | debug | clang | asan | tsan)
+	@[[ -f $(BUILD_DIR)/CMakeCache.txt ]] || cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+conformance: build ## GoogleTest (ctest) + Bats against IMPL; closes with "N passed, N failed"
+	@mkdir -p $(REPORTS)
+	@rm -f $(REPORTS)/gtest-$(PRESET).xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
+	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --output-junit ../reports/gtest-$(PRESET).xml || true
+	@rm -rf $(REPORTS)/bats.tmp && mkdir -p $(REPORTS)/bats.tmp
+	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp conformance/bats || true
+	@mv $(REPORTS)/bats.tmp/report.xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml 2>/dev/null || true
+	@rm -rf $(REPORTS)/bats.tmp
+	scripts/junit_summary.py $(REPORTS)/gtest-$(PRESET).xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
+
+sanitize: ## the conformance suite under clang ASan+UBSan, then TSan
+	scripts/deps.sh sanitize
+	$(MAKE) --no-print-directory conformance PRESET=asan
+	$(MAKE) --no-print-directory conformance PRESET=tsan
+
+clang: ## build everything with clang++ 14 (the second supported compiler)
+	$(MAKE) --no-print-directory build PRESET=clang
+
+bench: ## the main job: benchmarks -> results/latest/*.json, then the report (FULL=1: whole matrix)
+	scripts/deps.sh build bench
+	$(MAKE) --no-print-directory build PRESET=release
+	scripts/run_bench.sh $(if $(FULL),full,quick)
+	$(MAKE) --no-print-directory report
+
+report: ## results/latest/*.json -> results/REPORT.md and plots
+	scripts/deps.sh report
+	/usr/bin/python3 scripts/report.py results
+
+fuzz: ## libFuzzer on the frame decoder for FUZZ_SECONDS (default 60)
+	scripts/deps.sh build fuzz
+	@[[ -f build/fuzz/CMakeCache.txt ]] || cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	@mkdir -p build/fuzz/corpus
+	build/fuzz/conformance/fuzz/frame_decoder_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  build/fuzz/corpus conformance/fuzz/corpus
+
+help: ## this list
+	@echo "procspec: make TARGET [PRESET=release] [IMPL=reference] [FULL=1] [FUZZ_SECONDS=60] [JOBS=n]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n",$$1,$$2}'
+
+clean: ## remove build/ (results/ are kept: they are committed)
+	rm -rf build
