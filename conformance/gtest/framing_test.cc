@@ -86,6 +86,21 @@ TEST(FrameDecoder, FRM3_PacketsContiguousInTheReadAreNotCopied) {
   EXPECT_EQ(starts[1], stream.data() + 7);
 }
 
+std::size_t g_packets_seen = 0;
+void count_packet(std::string_view) { ++g_packets_seen; }
+
+TEST(FrameDecoder, FRM3_AnyCallableReceivesThePackets) {
+  const std::string stream = framed('N', 0, 4, "a") + framed('N', 0, 4, "b");
+  FrameDecoder decoder(length_n());
+  std::size_t bytes = 0;
+  const auto const_lambda = [&bytes](std::string_view p) { bytes += p.size(); };
+  ASSERT_TRUE(decoder.feed(stream, const_lambda));
+  EXPECT_EQ(bytes, stream.size());
+  g_packets_seen = 0;
+  ASSERT_TRUE(decoder.feed(stream, count_packet));
+  EXPECT_EQ(g_packets_seen, 2u);
+}
+
 TEST(FrameDecoder, FRM4_ZeroLengthWithBodyOffsetIsAHeaderOnlyPacket) {
   const std::string header = length_packet('N', 0, 4, 0);
   const auto got = decode(length_n(), header + framed('N', 0, 4, "x"));
