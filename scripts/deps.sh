@@ -6,7 +6,7 @@
 set -euo pipefail
 
 declare -A group=(
-  [build]="cmake ninja-build g++ make"
+  [build]="cmake ninja-build g++ make pkg-config"
   [test]="libgtest-dev libgmock-dev bats jq python3 procps"
   [bench]="libbenchmark-dev linux-perf python3"
   [report]="python3-matplotlib"
