@@ -2,11 +2,17 @@
 // timer-after-alarm, alarm-clear-after-timer, timer-order, and signal-wait (a process the Bats
 // suite signals from the shell).
 //
+// alarm-carry USEC [TYPE]: arms alarm(USEC, TYPE), prints {"ok","interval_sec","interval_usec",
+// "signal"} read back with getitimer, then disarms (TMR-2).
+// fork-clean: a parent with a tick timer and a SIGUSR1 handler, then with an armed alarm, forks;
+// prints {"child_timers","child_handlers","child_alarm"} as the children saw themselves (TMR-4).
+//
 // signal-wait SIG: registers a handler for SIG, prints {"ready":true,"pid":N}, runs the event loop
 // until the handler ran (or 30 s passed), then prints {"handler_ran":BOOL,"signal":SIG}; exit 0
 // if the handler ran, else 1.
 #include <poll.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -223,6 +229,77 @@ int timer_order(const Args& args) {
   return 0;
 }
 
+int alarm_carry(const Args& args) {
+  long long usec = 0, type = ITIMER_REAL;
+  if (args.empty() || args.size() > 2 || !parse_int(args[0], usec) || (args.size() == 2 && !parse_int(args[1], type))) {
+    return usage("probe alarm-carry USEC [TYPE]");
+  }
+  const int which = static_cast<int>(type);
+  const int signo = Timer::alarm_signal(which);
+  if (signo != 0 && !Signals::ignore(signo)) return 1;  // a slow machine must not die of it
+  Status s = Timer::alarm(usec, which);
+  itimerval tv{};
+  if (signo != 0) ::getitimer(which, &tv);
+  static_cast<void>(Timer::alarm(0, signo != 0 ? which : ITIMER_REAL));
+  JsonLine j;
+  j.add("ok", s.has_value())
+      .add("interval_sec", static_cast<long long>(tv.it_interval.tv_sec))
+      .add("interval_usec", static_cast<long long>(tv.it_interval.tv_usec))
+      .add("signal", signo);
+  add_error(j, s);
+  j.print();
+  return 0;
+}
+
+// Forks; the child (after the reset hooks) writes what `probe` returns; -1 if it failed.
+template <class Fn>
+long long ask_child(Fn probe) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  UniqueFd rd(fds[0]), wr(fds[1]);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    detail::run_after_fork_child_hooks();
+    const long long v = probe();
+    static_cast<void>(::write(wr.get(), &v, sizeof v));
+    ::_exit(0);
+  }
+  wr.reset();
+  long long v = -1;
+  pollfd p{rd.get(), POLLIN, 0};
+  if (::poll(&p, 1, 10'000) <= 0 || ::read(rd.get(), &v, sizeof v) != sizeof v) v = -1;
+  int status = 0;
+  ::kill(pid, SIGKILL);  // harmless if it already exited; bounded either way
+  ::waitpid(pid, &status, 0);
+  return v;
+}
+
+int fork_clean(const Args&) {
+  auto tick = Timer::tick(60'000, [](TimerId) {});
+  if (!tick || !Signals::set(SIGUSR1, [](int) {})) return 1;
+  const long long timers = ask_child([] { return static_cast<long long>(Timer::process_count()); });
+  const long long handlers = ask_child([] { return static_cast<long long>(Signals::count()); });
+  static_cast<void>(Timer::clear(*tick));
+  if (!Signals::ignore(SIGALRM) || !Timer::alarm(10'000'000)) return 1;
+  const long long alarm = ask_child([] {
+    itimerval tv{};
+    ::getitimer(ITIMER_REAL, &tv);
+    return static_cast<long long>(Timer::alarm_armed() || tv.it_value.tv_sec != 0 || tv.it_value.tv_usec != 0);
+  });
+  static_cast<void>(Timer::alarm(0));
+  JsonLine j;
+  j.add("child_timers", timers).add("child_handlers", handlers);
+  if (alarm < 0) {
+    j.add_null("child_alarm");
+  } else {
+    j.add("child_alarm", alarm != 0);
+  }
+  j.print();
+  return 0;
+}
+
 int signal_wait(const Args& args) {
   int signo = 0;
   if (args.size() != 1 || !parse_signal(args[0], signo)) return usage("probe signal-wait SIG");
@@ -257,6 +334,8 @@ const ProbeRegistrar reg_timer_after_alarm{"timer-after-alarm", &timer_after_ala
 const ProbeRegistrar reg_alarm_clear_after_timer{"alarm-clear-after-timer", &alarm_clear_after_timer};
 const ProbeRegistrar reg_timer_order{"timer-order", &timer_order};
 const ProbeRegistrar reg_signal_wait{"signal-wait", &signal_wait};
+const ProbeRegistrar reg_alarm_carry{"alarm-carry", &alarm_carry};
+const ProbeRegistrar reg_fork_clean{"fork-clean", &fork_clean};
 
 }  // namespace
 }  // namespace procspec::cli
