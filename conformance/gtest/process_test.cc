@@ -113,6 +113,7 @@ TEST_F(ProcessTest, PRC2_ChildGetsACleanSlateAndExitsZero) {
                          (cur.sa_handler == SIG_DFL ? "dfl" : "inherited") + " " +
                          (sigismember(&mask, SIGUSR2) ? "blocked" : "clear") + " " + std::to_string(self.id());
     must(self.write(report).has_value(), self, 9);
+    (void)self.read();  // alive until the parent says go
   });
   ::sigaction(SIGUSR1, &old, nullptr);
   ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
@@ -120,12 +121,13 @@ TEST_F(ProcessTest, PRC2_ChildGetsACleanSlateAndExitsZero) {
   ASSERT_TRUE(pid) << pid.error().message;
   EXPECT_GT(*pid, 0);
   EXPECT_EQ(p.pid(), *pid);
-  auto again = p.start();  // the child is alive until we read its report
+  auto again = p.start();  // the child is alive until we tell it to go
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, errc::already_started);
   auto report = p.read();
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(*report, "1 dfl clear " + std::to_string(p.id()));
+  ASSERT_TRUE(p.write("go"));
   auto st = p.join();
   ASSERT_TRUE(st);
   EXPECT_EQ(*st, (ExitStatus{*pid, 0, 0}));
@@ -133,6 +135,7 @@ TEST_F(ProcessTest, PRC2_ChildGetsACleanSlateAndExitsZero) {
   auto second = p.start();
   ASSERT_TRUE(second) << second.error().message;
   EXPECT_TRUE(p.read().has_value());
+  ASSERT_TRUE(p.write("go"));
   EXPECT_TRUE(p.join().has_value());
 }
 
