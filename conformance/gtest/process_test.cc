@@ -421,6 +421,20 @@ TEST_F(ProcessTest, PRC13_ChildDeathIsEofAndATimeoutIsNotAWarning) {
   }
 }
 
+TEST_F(ProcessTest, PRC13_EofEvenWhenASiblingWasForkedBeforeTheChildStarted) {
+  Process a = make([](Process&) {});  // its pipe exists before b forks
+  Process b = make([](Process& self) { (void)self.read(); });
+  ASSERT_TRUE(b.start());  // b's child must not keep a copy of a's child end
+  ASSERT_TRUE(a.start());
+  ASSERT_TRUE(a.set_timeout(20s));
+  auto eof = a.read();
+  ASSERT_TRUE(eof) << eof.error().message;
+  EXPECT_EQ(*eof, "");
+  ASSERT_TRUE(b.write("go"));
+  EXPECT_EQ(b.join().value().code, 0);
+  EXPECT_EQ(a.join().value().code, 0);
+}
+
 TEST_F(ProcessTest, PRC13_NonBlockingReadSaysEagain) {
   Process p = make([](Process& self) { (void)self.read(); });
   ASSERT_TRUE(p.start());

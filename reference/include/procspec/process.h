@@ -172,6 +172,7 @@ class Process {
   Status make_pipe();
   [[noreturn]] void run_child(pid_t parent_pid);
   void release_child() noexcept;
+  void forget_pipe_ends() noexcept;
   Result<std::size_t> write_stream(int fd, std::string_view data);
   Result<std::string> read_message(int fd, std::size_t size);
   Status wait_readable(int fd);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "os/child_registry.h"
+#include "os/pipe_registry.h"
 #include "os/process_hooks.h"
 #include "procspec/log.h"
 
@@ -61,8 +62,11 @@ Status Process::make_pipe() {
   const int type = options_.pipe_type == PipeType::uds_stream ? SOCK_STREAM : SOCK_SEQPACKET;
   int sv[2];
   if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == -1) return sys_fail(errno, "socketpair");
+  forget_pipe_ends();
   master_end_.reset(sv[0]);
   worker_end_.reset(sv[1]);
+  detail::pending_pipe_add(sv[0]);
+  detail::pending_pipe_add(sv[1]);
   for (int fd : sv) {
     int size = kSocketBuffer;
     // Best effort, as in Swoole: the kernel caps the value; failure leaves its default.
@@ -91,6 +95,7 @@ Process::Process(Process&& o) noexcept
 Process& Process::operator=(Process&& o) noexcept {
   if (this != &o) {
     release_child();
+    forget_pipe_ends();
     id_ = o.id_;
     callback_ = std::move(o.callback_);
     options_ = o.options_;
@@ -112,7 +117,16 @@ Process& Process::operator=(Process&& o) noexcept {
   return *this;
 }
 
-Process::~Process() { release_child(); }
+Process::~Process() {
+  release_child();
+  forget_pipe_ends();
+}
+
+void Process::forget_pipe_ends() noexcept {
+  if (in_child_) return;
+  if (master_end_.valid()) detail::pending_pipe_remove(master_end_.get());
+  if (worker_end_.valid()) detail::pending_pipe_remove(worker_end_.get());
+}
 
 // The owning destructor: a child still running is asked to stop, then forced; either way it is
 // reaped, so no Process leaves a zombie behind (WAIT-6).
@@ -188,6 +202,7 @@ Result<pid_t> Process::start() {
   detail::registry_add(child);
   exec_report_ = std::move(report_read);
   // PRC-13: the parent keeps no copy of the child's end, so the child's death is end-of-file.
+  if (worker_end_.valid()) detail::pending_pipe_remove(worker_end_.get());
   worker_end_.reset();
   return child;
 }

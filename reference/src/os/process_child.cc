@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/after_fork.h"
+#include "os/pipe_registry.h"
 #include "procspec/process.h"
 
 namespace procspec {
@@ -82,6 +83,7 @@ void Process::run_child(pid_t parent_pid) {
   parent_pid_ = parent_pid;
   master_end_.reset();
   detail::run_after_fork_child_hooks();
+  detail::pending_pipes_close_all_except(worker_end_.get(), parent_pid);
   reset_signals();
   shutdown_callbacks().clear();
   if (options_.exit_with_parent) {

@@ -181,6 +181,7 @@ Status Process::close(PipeSide which) {
     if (in_child_) {
       worker_end_.reset();
     } else {
+      forget_pipe_ends();
       master_end_.reset();
     }
   }
