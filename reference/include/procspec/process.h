@@ -42,7 +42,9 @@ enum class PipeSide { both = 0, read = 1, write = 2 };
 struct ProcessOptions {
   bool redirect_stdio = false;  // PRC-4: child's fds 0, 1, 2 are the pipe; forces uds_stream
   PipeType pipe_type = PipeType::uds_dgram;
-  bool exit_with_parent = false;  // PRC-12: SIGTERM to the child when its parent dies
+  // PRC-12: SIGTERM to the child when its parent dies. Linux ties PR_SET_PDEATHSIG to the
+  // thread that forked: start() such a Process from a thread that outlives the child.
+  bool exit_with_parent = false;
 };
 
 // How a child ended (WAIT-1): exit(3) → {pid, 3, 0}; killed by SIGKILL → {pid, 0, 9}.
