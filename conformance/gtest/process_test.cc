@@ -91,7 +91,6 @@ void count_hook() noexcept { g_hook_runs.fetch_add(1); }
 std::atomic<int> g_usr1{0};
 void on_usr1(int) { g_usr1.store(1); }
 
-// spec: TMR-4
 TEST_F(ProcessTest, PRC2_ChildGetsACleanSlateAndExitsZero) {
   detail::add_after_fork_child_hook(&count_hook);
   struct sigaction sa {};
