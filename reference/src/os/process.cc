@@ -240,8 +240,10 @@ Result<ExitStatus> Process::join() {
   }
   detail::registry_remove(pid_);
   reaped_ = true;
-  // The write end closed at exec or exit, so this read cannot block.
-  if (Status s = exec_report(); !s) {
+  // The write end closed at exec or exit, so this read cannot block; its answer is cached.
+  Status report = exec_report();
+  exec_report_.reset();
+  if (Status s = std::move(report); !s) {
     return fail(errc::exec_failed, s.error().message + "; child " + st.to_string());
   }
   return st;
