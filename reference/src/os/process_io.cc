@@ -2,8 +2,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 
@@ -12,10 +12,11 @@
 namespace procspec {
 namespace {
 
-// Where the part of a message beyond the caller's `size` lands (PRC-7: read whole, never cut).
-// Allocated once per thread and never written unless a message is longer than `size`, so its
-// pages stay untouched in the common case.
-struct Spill {
+// Where read() receives before copying out exactly what came: one per thread, sized for the
+// largest message the pipe can carry (PRC-7: a message is read whole, never cut). Allocated
+// uninitialised, so pages beyond the bytes the kernel writes are never touched, and nothing is
+// zero-filled per call.
+struct Scratch {
   std::unique_ptr<char[]> data;
   std::size_t capacity = 0;
   char* get(std::size_t n) {
@@ -26,7 +27,7 @@ struct Spill {
     return data.get();
   }
 };
-thread_local Spill t_spill;
+thread_local Scratch t_scratch;
 
 Unexpected<Error> timed_out(const char* what, int ms) {
   return sys_fail(ETIMEDOUT, std::string(what) + ": nothing within " + std::to_string(ms) + " ms");
@@ -134,33 +135,22 @@ Result<std::string> Process::read(std::ptrdiff_t size) {
 }
 
 Result<std::string> Process::read_message(int fd, std::size_t size) {
-  std::string out(size, '\0');
   const bool dgram = options_.pipe_type == PipeType::uds_dgram;
-  const std::size_t spill_len = dgram && max_message_ > size ? max_message_ - size : 0;
-  const int flags = timeout_ms_ > 0 ? MSG_DONTWAIT : 0;
+  // A dgram read offers room for the largest possible message whatever `size` says, so one
+  // plain recv always takes a message whole; MSG_TRUNC still reports its true length.
+  const std::size_t cap = dgram ? std::max(size, max_message_) : size;
+  char* buf = t_scratch.get(cap);
+  const int flags = (timeout_ms_ > 0 ? MSG_DONTWAIT : 0) | (dgram ? MSG_TRUNC : 0);
   for (;;) {
-    ssize_t n;
-    if (spill_len > 0) {
-      iovec iov[2] = {{out.data(), size}, {t_spill.get(spill_len), spill_len}};
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = 2;
-      n = ::recvmsg(fd, &msg, flags | MSG_TRUNC);
-    } else {
-      n = ::recv(fd, out.data(), size, flags | (dgram ? MSG_TRUNC : 0));
-    }
+    ssize_t n = ::recv(fd, buf, cap, flags);
     if (n >= 0) {
       const auto len = static_cast<std::size_t>(n);
-      if (len <= size) {
-        out.resize(len);
-      } else if (len <= size + spill_len) {
-        out.append(t_spill.data.get(), len - size);
-      } else {
+      if (len > cap) {
         return fail(errc::message_truncated, "read: message of " + std::to_string(len) +
-                                                 " bytes is longer than the pipe's limit " +
-                                                 std::to_string(size + spill_len) + "; the rest was lost");
+                                                 " bytes is longer than the pipe's limit " + std::to_string(cap) +
+                                                 "; the rest was lost");
       }
-      return out;
+      return std::string(buf, len);
     }
     const int err = errno;
     if (err == EINTR) continue;
