@@ -140,7 +140,7 @@ TEST_P(ChannelTest, SRVPROC4_SizesFromOneByteToMaxLengthStraddlingChunkBoundarie
   // Datagram payload boundaries: 64 KiB, the 2 KiB fallback, and msgmax (8 KiB here).
   for (std::size_t datagram : {std::size_t{65536}, std::size_t{2048}, std::size_t{8192}}) {
     const std::size_t cp = datagram - detail::kWireHeaderSize;
-    for (std::size_t k : {1, 2, 3}) {
+    for (std::size_t k : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
       for (std::size_t s : {k * cp - 1, k * cp, k * cp + 1}) sizes.push_back(s);
     }
   }
@@ -173,7 +173,9 @@ TEST_P(ChannelTest, IPC1_OversizeMessageIsRejectedNamingTheLimit) {
 TEST_P(ChannelTest, IPC2_NonBlockingFullGivesEagainThenDrainsWithoutLoss) {
   for (std::size_t size : {std::size_t{1024}, std::size_t{200000}}) {
     SCOPED_TRACE("message size " + std::to_string(size));
-    ChannelPair pair = make();
+    ChannelOptions options;
+    options.queue_capacity = 16;  // the thread queue's bound; keeps the fill small
+    ChannelPair pair = make(options);
     pair.reactor->set_nonblocking(true);
     std::uint64_t accepted = 0;
     bool saw_eagain = false;
@@ -366,7 +368,7 @@ TEST_P(ChannelTest, IPC1_NonBlockingReceiveReportsADeadPeer) {
 TEST_P(ChannelTest, IPC1_ManyPairsAreIndependent) {
   auto pairs = make_channels(GetParam(), 4);
   ASSERT_TRUE(pairs) << pairs.error().message;
-  // 4 x 1000 bytes: sysvmsg's pairs share one queue of msgmnb bytes (16 KiB by default).
+  // 4 x 1000 bytes: sysvmsg's pairs share a queue of msgmnb bytes per direction (16 KiB by default).
   for (std::uint64_t w = 0; w < 4; ++w) ASSERT_TRUE((*pairs)[w].reactor->send(header_for(w), make_payload(w, 1000)));
   for (std::uint64_t w = 4; w-- > 0;) {
     auto m = receive_within(*(*pairs)[w].worker);

@@ -145,8 +145,8 @@ struct ChannelPair {
   std::unique_ptr<Channel> worker;
 };
 
-// `count` pairs, one per worker (a SysV queue is shared by all of them: mtype selects the worker
-// and direction). Options out of range → errc::invalid_setting naming the option.
+// `count` pairs, one per worker (sysvmsg: one queue per direction shared by all of them, the mtype
+// selects the worker). Options out of range → errc::invalid_setting naming the option.
 Result<std::vector<ChannelPair>> make_channels(ChannelType type, std::size_t count,
                                                const ChannelOptions& options = {});
 Result<ChannelPair> make_channel(ChannelType type, const ChannelOptions& options = {});

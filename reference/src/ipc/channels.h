@@ -12,7 +12,7 @@ namespace procspec::detail {
 Result<ChannelPair> make_uds_dgram_pair(const ChannelOptions& options);
 Result<ChannelPair> make_uds_stream_pair(const ChannelOptions& options);
 Result<ChannelPair> make_thread_pair(const ChannelOptions& options);
-// One queue for all `count` pairs; removed when the creating process drops the last endpoint.
+// One queue per direction for all `count` pairs; removed when the creating process drops its last endpoint.
 Result<std::vector<ChannelPair>> make_sysv_pairs(std::size_t count, const ChannelOptions& options);
 
 // socketpair(AF_UNIX, type | SOCK_CLOEXEC) with SO_SNDBUF/SO_RCVBUF set when buffer_size > 0.

@@ -1,7 +1,13 @@
-// SysV message queue channel (IPC-1, Swoole's msgqueue mode): one private queue (0600) for all
-// workers; mtype selects worker and direction (2w+1 reactor→worker w, 2w+2 worker w→reactor).
-// Messages above msgmax travel as chunks (SRV-PROC-4's scheme). The queue is removed by the
-// process that created it when its last endpoint there is dropped.
+// SysV message queue channel (IPC-1, Swoole's msgqueue mode): one private queue (0600) per
+// direction, shared by all workers; mtype w+1 selects worker w. Messages above msgmax travel as
+// chunks (SRV-PROC-4's scheme). A queue is removed by the process that created it when its last
+// endpoint there is dropped.
+// Why two queues and not one: a queue's msgmnb bytes (16 KiB by default) are shared by every
+// message in it. With both directions in one queue, a reactor blocked sending a large request
+// fills it, the worker can no longer send the response the reactor is waiting for, and the two
+// block each other forever. Per direction, a sender only ever waits for the other side's reader.
+// Workers still share a direction's bytes: one slow worker can hold up sends to the others
+// (head-of-line blocking that the socket channels do not have).
 //
 // A queue has no fd. Two ways to receive:
 //   - direct: receive() calls msgrcv itself (blocking or IPC_NOWAIT) — the fast path;
@@ -49,14 +55,16 @@ std::size_t read_msgmax() {
 
 class SysvChannel final : public DatagramChannel {
  public:
-  SysvChannel(std::shared_ptr<SysvQueue> queue, long send_type, long recv_type, const ChannelOptions& options)
+  SysvChannel(std::shared_ptr<SysvQueue> send_queue, std::shared_ptr<SysvQueue> recv_queue, long mtype,
+              const ChannelOptions& options)
       : DatagramChannel(ChannelType::sysvmsg, options, "sysvmsg",
-                        options.chunk_size < queue->msgmax ? options.chunk_size : queue->msgmax),
-        queue_(std::move(queue)),
-        send_type_(send_type),
-        recv_type_(recv_type),
+                        options.chunk_size < send_queue->msgmax ? options.chunk_size : send_queue->msgmax),
+        send_queue_(std::move(send_queue)),
+        queue_(std::move(recv_queue)),
+        send_type_(mtype),
+        recv_type_(mtype),
         capacity_(options.queue_capacity),
-        out_(sizeof(long) + queue_->msgmax, '\0'),
+        out_(sizeof(long) + send_queue_->msgmax, '\0'),
         in_(sizeof(long) + queue_->msgmax, '\0') {}
 
   PollTarget readable_target() override {
@@ -83,7 +91,7 @@ class SysvChannel final : public DatagramChannel {
     std::memcpy(out_.data(), &send_type_, sizeof(long));
     std::memcpy(out_.data() + sizeof(long), &header, sizeof header);
     if (!slice.empty()) std::memcpy(out_.data() + sizeof(long) + sizeof header, slice.data(), slice.size());
-    return SysvQueue::send(queue_->id, out_.data(), sizeof header + slice.size(), wait);
+    return SysvQueue::send(send_queue_->id, out_.data(), sizeof header + slice.size(), wait);
   }
 
   Result<std::string_view> read_datagram(bool wait) override {
@@ -127,7 +135,8 @@ class SysvChannel final : public DatagramChannel {
     return false;
   }
 
-  std::shared_ptr<SysvQueue> queue_;
+  std::shared_ptr<SysvQueue> send_queue_;
+  std::shared_ptr<SysvQueue> queue_;  // the one we receive from
   long send_type_;
   long recv_type_;
   std::size_t capacity_;
@@ -138,20 +147,26 @@ class SysvChannel final : public DatagramChannel {
   bool marker_sent_ = false;
 };
 
+Result<std::shared_ptr<SysvQueue>> make_queue() {
+  const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (id < 0) return sys_fail(errno, "sysvmsg: msgget(IPC_PRIVATE)");
+  return std::make_shared<SysvQueue>(id, ::getpid(), read_msgmax());
+}
+
 }  // namespace
 
 Result<std::vector<ChannelPair>> make_sysv_pairs(std::size_t count, const ChannelOptions& options) {
-  const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
-  if (id < 0) return sys_fail(errno, "sysvmsg: msgget(IPC_PRIVATE)");
-  auto queue = std::make_shared<SysvQueue>(id, ::getpid(), read_msgmax());
+  auto to_workers = make_queue();
+  if (!to_workers) return forward_error(std::move(to_workers).error());
+  auto to_reactor = make_queue();
+  if (!to_reactor) return forward_error(std::move(to_reactor).error());
   std::vector<ChannelPair> pairs;
   pairs.reserve(count);
   for (std::size_t w = 0; w < count; ++w) {
-    const long to_worker = static_cast<long>(2 * w + 1);
-    const long to_reactor = static_cast<long>(2 * w + 2);
+    const long mtype = static_cast<long>(w + 1);
     ChannelPair pair;
-    pair.reactor = std::make_unique<SysvChannel>(queue, to_worker, to_reactor, options);
-    pair.worker = std::make_unique<SysvChannel>(queue, to_reactor, to_worker, options);
+    pair.reactor = std::make_unique<SysvChannel>(*to_workers, *to_reactor, mtype, options);
+    pair.worker = std::make_unique<SysvChannel>(*to_reactor, *to_workers, mtype, options);
     pairs.push_back(std::move(pair));
   }
   return pairs;
