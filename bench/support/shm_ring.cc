@@ -90,6 +90,7 @@ Status ShmRing::wait_for(bool consumer) noexcept {
     const std::uint64_t tail = h_->tail.load(std::memory_order_acquire);
     return consumer ? tail != head : tail - head < h_->slots;
   };
+  // (A producer re-checks "not full" after announcing its sleep; the consumer wakes it at half.)
   for (std::uint64_t spins = 0;; ++spins) {
     if (ready()) return {};
     if (h_->wait == RingWait::spin || spins < kSpinsBeforeSleep) {
@@ -149,7 +150,13 @@ Result<std::size_t> ShmRing::pop(std::span<std::byte> into) noexcept {
   h_->head.store(head + 1, std::memory_order_release);
   if (h_->wait == RingWait::sleep) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (h_->producer_sleeping.load(std::memory_order_relaxed) != 0 &&
+    // Hysteresis: a producer that found the ring full is woken once half of it has drained,
+    // not after every slot (which would cost one wake-up per message when the consumer is
+    // the slower side). No wake-up is lost: a producer sleeps only after seeing the ring full
+    // (after its flag store and fence), so every later pop sees the flag, and the consumer
+    // passes the half mark on its way to empty.
+    const std::uint64_t left = h_->tail.load(std::memory_order_relaxed) - (head + 1);
+    if (left <= h_->slots / 2 && h_->producer_sleeping.load(std::memory_order_relaxed) != 0 &&
         h_->producer_sleeping.exchange(0, std::memory_order_relaxed) != 0) {
       const std::uint64_t one = 1;
       if (::write(space_ready_.get(), &one, sizeof one) < 0) return sys_fail(errno, "ring eventfd write");

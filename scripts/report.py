@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""Turns the latest benchmark run into results/REPORT.md and plots in results/img/.
+
+  report.py [RESULTS_DIR=results] [--summary-only]
+
+Reads RESULTS_DIR/latest/*.json (Google Benchmark JSON, one file per program) and, when present,
+RESULTS_DIR/latest/server.json (the load generator's format, see SERVER_FORMAT below). Compares
+with the newest run archived in RESULTS_DIR/history/<date>-<commit>/ and flags a change only
+when the two runs' repetition ranges do not overlap. Standard library, plus matplotlib for the
+plots when it is installed (Debian's python3-matplotlib; `scripts/deps.sh report`).
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchjson as bj  # noqa: E402
+import report_plots  # noqa: E402
+
+SERVER_FORMAT = """\
+```json
+{"context": {"date": "...", "commit": "...", "kernel": "...", "cpu_model": "...", "num_cpus": 2,
+             "placement_ring_rtt_ns": 950, "loadgen": "bench/server_loadgen", "duration_s": 5},
+ "runs": [{"impl": "reference", "mode": "process", "ipc": "uds-dgram", "workers": 2, "conns": 50,
+           "size": 1024, "req_s": 41000.0, "p50_us": 900.0, "p99_us": 2100.0, "p999_us": 4000.0,
+           "server_cpu_us_per_req": 21.5, "requests": 205000, "errors": 0}]}
+```
+One object per measured point; `mode` is base | process | thread (plus `floor` for the minimal
+epoll echo loop written in the load generator), `ipc` is the SPEC channel name (`-` where the mode
+has none), `size` the request bytes, `server_cpu_us_per_req` the whole server tree's CPU time
+(from /proc) divided by `requests`; `errors` counts failed or mismatched responses."""
+
+
+def pick(run_map, name):
+    return run_map.get(name) or next(iter(run_map.values()), None)
+
+
+def ipc_index(run):
+    """{(mech, raw): {pattern: {size: Benchmark}}} for IPC-style names."""
+    idx = {}
+    for name, b in run.benchmarks.items():
+        parsed = bj.parse_name(name)
+        if not parsed:
+            continue
+        mech, pattern, raw, size = parsed
+        idx.setdefault((mech, raw), {}).setdefault(pattern, {})[size] = b
+    return idx
+
+
+def label(mech, raw, idx):
+    """'UdsDgram' when only one variant exists, else 'UdsDgram raw' / 'UdsDgram procspec'."""
+    both = (mech, not raw) in idx
+    if not both:
+        return mech
+    return f"{mech} {'raw' if raw else 'procspec'}"
+
+
+def rate(b):
+    s = b.stat("items_per_second") if b and not b.error else None
+    return s
+
+
+def summary_rows(run, size=1024):
+    idx = ipc_index(run)
+    floor = rate(idx.get((bj.FLOOR, False), {}).get("OneWay", {}).get(size))
+    base = rate(idx.get((bj.BASELINE, True), {}).get("OneWay", {}).get(size))
+    rows = []
+    for (mech, raw), pats in sorted(idx.items(), key=lambda kv: (kv[0][0] != bj.FLOOR, kv[0])):
+        ow = rate(pats.get("OneWay", {}).get(size))
+        pp = pats.get("PingPong", {}).get(size)
+        p50 = pp.stat("p50_us") if pp and not pp.error else None
+        p99 = pp.stat("p99_us") if pp and not pp.error else None
+        if ow is None and p50 is None:
+            continue
+        rows.append({
+            "label": label(mech, raw, idx), "mech": mech, "raw": raw,
+            "rate": ow.median if ow else None, "rate_stat": ow,
+            "vs_floor": ow.median / floor.median if ow and floor else None,
+            "vs_uds": ow.median / base.median if ow and base else None,
+            "p50_us": p50.median if p50 else None, "p99_us": p99.median if p99 else None,
+        })
+    return rows
+
+
+def procspec_ratios(run):
+    """(pair name, procspec median time, raw median time, procspec/raw) for every pair."""
+    rows = []
+    for name, b in sorted(run.benchmarks.items()):
+        if "_Raw/" not in name:
+            continue
+        other = run.benchmarks.get(bj.pair_key(name))
+        if other is None or b.error or other.error:
+            continue
+        raw_t, ps_t = b.stat("real_time"), other.stat("real_time")
+        if raw_t and ps_t and raw_t.median:
+            rows.append((bj.pair_key(name), ps_t.median, raw_t.median, ps_t.median / raw_t.median))
+    return rows
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def ratio(v):
+    return "–" if v is None else (f"{v:.2f}×" if v < 10 else f"{v:.0f}×")
+
+
+def render_summary(run):
+    rows = summary_rows(run)
+    if not rows:
+        return "_No IPC benchmarks in this run._\n"
+    body = [(f"**{r['label']}**" if r["mech"] == bj.FLOOR else r["label"],
+             bj.fmt_rate(r["rate"]) + ("/s" if r["rate"] else ""), ratio(r["vs_floor"]), ratio(r["vs_uds"]),
+             bj.fmt_num(r["p50_us"]), bj.fmt_num(r["p99_us"])) for r in rows]
+    return md_table(["mechanism", "1 KiB one-way msgs/s", "× ShmRing floor", "× UdsStream raw",
+                     "1 KiB round trip p50 µs", "p99 µs"], body) + (
+        "\nShmRing is the cross-process floor (shared memory, eventfd wake-up only when a side sleeps); "
+        "ThreadQueue stays inside one process, so it may beat it. ShmRingSpin busy-polls (ping-pong only).\n")
+
+
+def cell(stat, fmt):
+    if stat is None:
+        return "–"
+    spread = stat.spread_text(fmt)
+    return f"{fmt(stat.median)} ({spread})" if spread else fmt(stat.median)
+
+
+def render_mechanisms(run):
+    idx = ipc_index(run)
+    out = []
+    for (mech, raw), pats in sorted(idx.items()):
+        out.append(f"#### {label(mech, raw, idx)}\n")
+        sizes = sorted({s for p in pats.values() for s in p})
+        rows = []
+        for size in sizes:
+            ow, pp = pats.get("OneWay", {}).get(size), pats.get("PingPong", {}).get(size)
+            err = next((b.error for b in (ow, pp) if b and b.error), None)
+            g = lambda b, f: b.stat(f) if b and not b.error else None
+            cpu = [g(ow, "cpu_us"), g(ow, "peer_cpu_us")]
+            csw = [g(ow, k) for k in ("vcsw", "ivcsw", "peer_vcsw", "peer_ivcsw")]
+            rows.append((
+                f"{size} B",
+                cell(g(ow, "items_per_second"), bj.fmt_rate),
+                bj.fmt_rate(g(ow, "bytes_per_second").median) + "B/s" if g(ow, "bytes_per_second") else "–",
+                bj.fmt_num(sum(c.median for c in cpu)) if all(cpu) else "–",
+                bj.fmt_num(sum(c.median for c in csw), 2) if all(csw) else "–",
+                cell(g(pp, "p50_us"), bj.fmt_num),
+                bj.fmt_num(g(pp, "p99_us").median) if g(pp, "p99_us") else "–",
+                bj.fmt_num(g(pp, "p999_us").median) if g(pp, "p999_us") else "–",
+            ) + ((f"⚠ {err}",) if err else ("",)))
+        out.append(md_table(["size", "one-way msgs/s (min..max)", "bytes/s", "CPU µs/msg (both)",
+                             "ctx sw/msg (both)", "RTT p50 µs (min..max)", "p99", "p99.9", "note"], rows))
+    return "\n".join(out)
+
+
+def render_other(run):
+    rows = []
+    for name, b in sorted(run.benchmarks.items()):
+        t, c, ips = b.stat("real_time"), b.stat("cpu_time"), b.stat("items_per_second")
+        rows.append((name, cell(t, bj.fmt_ns), bj.fmt_ns(c.median) if c else "–",
+                     bj.fmt_rate(ips.median) + "/s" if ips else "–", b.error or ""))
+    return md_table(["benchmark", "time (min..max)", "CPU", "items/s", "note"], rows)
+
+
+def render_server(server):
+    runs = server["runs"]
+    base = {(r.get("workers"), r.get("conns"), r.get("size")): r for r in runs if r.get("mode") == "base"}
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.get("size", 0), r.get("conns", 0), r.get("workers", 0),
+                                         r.get("mode", ""), r.get("ipc", ""))):
+        b = base.get((r.get("workers"), r.get("conns"), r.get("size")))
+        vs = r["req_s"] / b["req_s"] if b and b.get("req_s") else None
+        rows.append((r.get("impl", ""), r.get("mode", ""), r.get("ipc", "-"), r.get("workers", ""),
+                     r.get("conns", ""), r.get("size", ""), bj.fmt_rate(r.get("req_s")),
+                     ratio(vs) if r.get("mode") != "base" else "1×", bj.fmt_num(r.get("p50_us")),
+                     bj.fmt_num(r.get("p99_us")), bj.fmt_num(r.get("p999_us")),
+                     bj.fmt_num(r.get("server_cpu_us_per_req")), r.get("errors", 0)))
+    return md_table(["impl", "mode", "ipc", "workers", "conns", "size", "req/s", "× BASE", "p50 µs",
+                     "p99 µs", "p99.9 µs", "server CPU µs/req", "errors"], rows)
+
+
+CONTEXT_KEYS = ("date", "host_name", "kernel", "cpu_model", "num_cpus", "mhz_per_cpu", "load_avg",
+                "msgmax", "msgmnb", "wmem_max", "wmem_default", "mq_msgsize_max", "mq_msg_max",
+                "compiler", "procspec_build_type", "library_build_type", "commit", "cpu_plan")
+
+
+def render_context(runs):
+    run = pick(runs, "ipc")
+    ctx = run.context
+    rows = [(k, ctx[k] if not isinstance(ctx[k], list) else ", ".join(f"{x:.2f}" for x in ctx[k]))
+            for k in CONTEXT_KEYS if k in ctx]
+    out = md_table(["", ""], rows)
+    if ctx.get("library_build_type") == "debug":
+        out += ("\nGoogle Benchmark reports `library_build_type: debug`: Debian's libbenchmark is "
+                "built without NDEBUG. The timed loops are our own optimised code "
+                f"({ctx.get('procspec_build_type', '?')}); the library's bookkeeping runs outside them.\n")
+    prow = [(name, r.context.get("placement_ring_rtt_ns", "–"), r.context.get("placement_ring_rtt_p90_ns", "–"),
+             r.context.get("placement_cpus", r.context.get("placement_error", "–"))) for name, r in sorted(runs.items())]
+    out += ("\n**Placement check** (busy-polled 64-byte shared-memory ring round trip measured just before "
+            "each program's benchmarks). The host moves this VM's vCPUs around: compare ratios within a run; "
+            "compare absolute figures across runs only when these agree.\n\n")
+    out += md_table(["program", "ring RTT p50 ns", "p90 ns", "placement"], prow)
+    return out
+
+
+def stamp_of(run):
+    return f"{run.context.get('date', 'unknown')[:10]}-{run.context.get('commit', 'unknown')}"
+
+
+def previous_run(history_dir, runs):
+    """The newest archived run that is not this one: {program: Run}, its directory name."""
+    current = {stamp_of(r) for r in runs.values()}
+    dirs = sorted((d for d in Path(history_dir).glob("*") if d.is_dir() and d.name not in current),
+                  key=lambda d: d.name, reverse=True)
+    for d in dirs:
+        prev = bj.load_runs(d)
+        if prev:
+            return prev, d.name
+    return None, None
+
+
+def render_history(runs, prev, prev_name):
+    if not prev:
+        return "_No previous committed run in results/history/ yet._\n"
+    out = [f"Previous run: `results/history/{prev_name}/`.\n"]
+    for name, run in sorted(runs.items()):
+        if name not in prev:
+            continue
+        rows = bj.compare(prev[name], run)
+        flagged = [r for r in rows if r["significant"]]
+        rtt_old = prev[name].context.get("placement_ring_rtt_ns", "?")
+        rtt_new = run.context.get("placement_ring_rtt_ns", "?")
+        out.append(f"**{name}**: {len(rows)} benchmarks in common, {len(flagged)} changed beyond the "
+                   f"repetitions' range (placement check {rtt_old} ns then, {rtt_new} ns now).\n")
+        if flagged:
+            out.append(md_table(["benchmark", "time then", "time now", "change"],
+                                [(r["name"], bj.fmt_ns(r["time_old"]), bj.fmt_ns(r["time_new"]),
+                                  f"{100 * r['time_change']:+.0f}%") for r in flagged]))
+    return "\n".join(out)
+
+
+def perf_summaries(latest):
+    """(file name, 'N context-switches, ...') for each perf-*.txt from scripts/perf_stat.sh."""
+    out = []
+    for p in sorted(Path(latest).glob("perf-*.txt")):
+        counts = []
+        for line in p.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1] in ("context-switches", "cpu-migrations", "page-faults", "msec",
+                                                "instructions", "cycles"):
+                counts.append(" ".join(parts[:3] if parts[1] == "msec" else parts[:2]))
+        out.append((p.name, ", ".join(counts) or "no counts"))
+    return out
+
+
+def build_report(runs, server, prev, prev_name, images, perf=()):
+    ipc = runs.get("ipc")
+    parts = ["# procspec benchmark report\n",
+             "Generated by `make report` (scripts/report.py) from `results/latest/`. Figures are medians "
+             "of the repetitions; spreads are the repetitions' min..max. Every receiver verified every "
+             "payload (IPC-3); a benchmark that failed shows its error instead of a figure.\n"]
+    if ipc:
+        parts += ["## Summary: IPC mechanisms at 1 KiB\n",
+                  "One-way streaming rate (messages/s, higher is better) and its ratio to the shared-memory "
+                  "ring floor and to raw UDS SOCK_STREAM; round-trip latency from the ping-pong pattern.\n",
+                  render_summary(ipc)]
+    if server:
+        parts += ["## Server modes\n", render_server(server)]
+    for key, title in (("throughput", "Throughput vs message size"), ("latency", "Round-trip latency"),
+                       ("cost", "CPU and context switches per message"), ("server", "Server modes side by side")):
+        if key in images:
+            parts.append(f"![{title}](img/{images[key]})\n")
+    if ipc:
+        ratios = procspec_ratios(ipc)
+        parts += ["## procspec channels vs raw mechanisms\n",
+                  md_table(["benchmark", "procspec", "raw", "procspec / raw time"],
+                           [(n, bj.fmt_ns(p), bj.fmt_ns(r), ratio(x)) for n, p, r, x in ratios])
+                  if ratios else "_No procspec channel benchmarks yet (they pair with `_Raw` by name)._\n",
+                  "## IPC mechanisms in detail\n", render_mechanisms(ipc)]
+    for name, run in sorted(runs.items()):
+        if name != "ipc":
+            parts += [f"## {name}\n", render_other(run)]
+    if perf:
+        parts += ["## perf stat captures\n", "From `scripts/perf_stat.sh FILTER [program]` (whole process tree, "
+                  "benchmark and forked peers):\n"] + [f"- `{name}`: {summary}" for name, summary in perf] + [""]
+    parts += ["## Comparison with the previous committed run\n", render_history(runs, prev, prev_name)]
+    if runs:
+        parts += ["## Machine and placement\n", render_context(runs)]
+    parts += ["## Server-run JSON format\n",
+              "`results/latest/server.json`, written by the load generator; rendered above when present.\n",
+              SERVER_FORMAT + "\n"]
+    return "\n".join(parts)
+
+
+def main(argv):
+    args = [a for a in argv if not a.startswith("--")]
+    results = Path(args[0] if args else "results")
+    latest = results / "latest"
+    runs = bj.load_runs(latest)
+    server = bj.load_server(latest / "server.json")
+    if "--summary-only" in argv:
+        if "ipc" in runs:
+            sys.stdout.write(render_summary(runs["ipc"]))
+        return 0
+    prev, prev_name = previous_run(results / "history", runs)
+    images = report_plots.draw_all(runs, server, results / "img")
+    text = build_report(runs, server, prev, prev_name, images, perf_summaries(latest))
+    (results / "REPORT.md").write_text(text)
+    print(f"report.py: wrote {results / 'REPORT.md'} ({len(images)} plots in {results / 'img'})")
+    if "ipc" in runs:
+        sys.stdout.write(render_summary(runs["ipc"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
