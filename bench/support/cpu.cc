@@ -33,18 +33,20 @@ const CpuPlan& cpu_plan() {
     p.usable_cpus = CPU_COUNT(&mask);
     const char* env = std::getenv("PROCSPEC_BENCH_PIN");
     p.pin = env != nullptr && std::strcmp(env, "1") == 0;
-    if (p.pin) {
-      // The first two CPUs of the mask; with only one, both sides share it.
-      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-        if (!CPU_ISSET(cpu, &mask)) continue;
-        if (p.self_cpu < 0) {
-          p.self_cpu = cpu;
-          p.peer_cpu = cpu;
-        } else {
-          p.peer_cpu = cpu;
-          break;
-        }
+    // The first two CPUs of the mask; with only one, both sides share it.
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &mask)) continue;
+      if (p.first_cpu < 0) {
+        p.first_cpu = cpu;
+        p.second_cpu = cpu;
+      } else {
+        p.second_cpu = cpu;
+        break;
       }
+    }
+    if (p.pin) {
+      p.self_cpu = p.first_cpu;
+      p.peer_cpu = p.second_cpu;
     }
     return p;
   }();

@@ -11,6 +11,8 @@ struct CpuPlan {
   int self_cpu = -1;    // when pinned: the benchmark thread's CPU
   int peer_cpu = -1;    // when pinned: the peer's CPU
   int usable_cpus = 0;  // CPUs in this process's affinity mask
+  int first_cpu = -1;   // the mask's first two CPUs (second == first with a one-CPU mask)
+  int second_cpu = -1;
   // Both sides are bound to one CPU (a one-CPU mask, or pinning with only one CPU to pick).
   bool shared_cpu() const noexcept { return usable_cpus < 2 || (pin && self_cpu == peer_cpu); }
   std::string describe() const;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <vector>
 
+#include "support/cpu.h"
 #include "support/memory_channels.h"
 #include "support/payload.h"
 #include "support/peer.h"
@@ -21,8 +22,17 @@ Placement measure_placement(int round_trips) {
     return out;
   }
   auto& ch = *opened;
+  // Always two distinct CPUs when there are two: the check measures how far apart the host has
+  // put this VM's first two vCPUs, not where the scheduler happened to place the peer.
+  const CpuPlan& plan = cpu_plan();
+  pin_current_thread(plan.first_cpu);
+  struct Unpin {
+    ~Unpin() { unpin_current_thread(); }
+  } unpin;
+  const int peer_cpu = plan.second_cpu;
   auto peer = Peer::fork(
-      [&ch](const std::atomic<bool>&) {
+      [&ch, peer_cpu](const std::atomic<bool>&) {
+        pin_current_thread(peer_cpu);
         PeerReport r;
         for (;;) {
           auto msg = ch.recv(Side::b);

@@ -112,7 +112,7 @@ Result<PipeChannel> PipeChannel::open(std::size_t size) {
 }
 
 PipeChannel::PipeChannel(std::size_t size, UniqueFd fds[4])
-    : size_(size), ab_read_(std::move(fds[0])), ab_write_(std::move(fds[1])),
+    : ab_read_(std::move(fds[0])), ab_write_(std::move(fds[1])),
       ba_read_(std::move(fds[2])), ba_write_(std::move(fds[3])), buf_(size) {}
 
 void PipeChannel::keep(Side s) noexcept {

@@ -85,7 +85,6 @@ class PipeChannel {
 
  private:
   PipeChannel(std::size_t size, UniqueFd fds[4]);
-  std::size_t size_;
   UniqueFd ab_read_, ab_write_, ba_read_, ba_write_;
   RecvBuffers buf_;
 };
