@@ -151,12 +151,12 @@ def plot_cost(plt, run, path, size=1024):
 
 
 def plot_server(plt, server, path):
-    runs = [r for r in server["runs"] if r.get("req_s")]
+    runs = [r for r in server["runs"] if r.get("req_s") and "error" not in r]
     if not runs:
         return False
     groups = sorted({(r.get("size"), r.get("conns"), r.get("workers")) for r in runs})
     modes = sorted({(r.get("mode"), r.get("ipc", "-")) for r in runs},
-                   key=lambda m: ({"floor": 0, "base": 1, "thread": 2, "process": 3}.get(m[0], 9), m[1]))
+                   key=lambda m: ({"epoll-echo": 0, "base": 1, "thread": 2, "process": 3}.get(m[0], 9), m[1]))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(8, 1.1 * len(groups) * len(modes) / 2), 8), sharex=True)
     width = 0.8 / len(modes)
     cmap = plt.get_cmap("tab10")
@@ -169,7 +169,9 @@ def plot_server(plt, server, path):
                 xs.append(j + (i - (len(modes) - 1) / 2) * width)
                 req.append(r["req_s"])
                 cpu.append(r.get("server_cpu_us_per_req") or 0)
-        name = mode[0] if mode[1] in ("-", "", None) else f"{mode[0]} / {mode[1]}"
+        name = mode[0] if mode[1] in ("-", "", "none", None) else f"{mode[0]} / {mode[1]}"
+        if mode[0] == "epoll-echo":
+            name = "floor (epoll echo)"
         ax1.bar(xs, req, width, color=cmap(i), label=name)
         ax2.bar(xs, cpu, width, color=cmap(i))
     ax2.set_xticks(range(len(groups)), [f"{s} B\n{c} conns\n{w} workers" for s, c, w in groups], fontsize=8)

@@ -107,6 +107,12 @@ class ServerTest(unittest.TestCase):
         text = report.render_server(server)
         self.assertIn("| reference | process | uds-dgram | 1 | 50 | 64 | 55k | 0.55× |", text)
         self.assertIn("| reference | thread | - | 1 | 50 | 64 | 104k | 1.04× |", text)
+        # BASE's server CPU per request against the epoll floor at the same load: 8.0 / 7.5.
+        self.assertIn("| 8 | 1.07× |", text)
+        # The floor comes first and a failed configuration shows its error.
+        lines = [l for l in text.splitlines() if l.startswith("| ")]
+        self.assertTrue(lines[1].startswith("| floor | epoll-echo |"))
+        self.assertIn("no 'listening PORT' line", text)
 
     def test_missing_server_file(self):
         self.assertIsNone(bj.load_server(FIX / "absent.json"))
