@@ -78,6 +78,8 @@ def summary_rows(run, size=1024):
             "vs_uds": ow.median / base.median if ow and base else None,
             "p50_us": p50.median if p50 else None, "p99_us": p99.median if p99 else None,
         })
+    # The floor first, then fastest to slowest; latency-only rows (busy-polling) last.
+    rows.sort(key=lambda r: (r["mech"] != bj.FLOOR, r["rate"] is None, -(r["rate"] or 0)))
     return rows
 
 
