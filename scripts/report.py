@@ -18,16 +18,24 @@ import report_plots  # noqa: E402
 
 SERVER_FORMAT = """\
 ```json
-{"context": {"date": "...", "commit": "...", "kernel": "...", "cpu_model": "...", "num_cpus": 2,
-             "placement_ring_rtt_ns": 950, "loadgen": "bench/server_loadgen", "duration_s": 5},
+{"context": {"date": "...", "kernel": "...", "cpu_model": "...", "online_cpus": 2, "msgmax": "8192",
+             "msgmnb": "16384", "commit": "...", "build": "build/release"},
+ "profile": "quick",
  "runs": [{"impl": "reference", "mode": "process", "ipc": "uds-dgram", "workers": 2, "conns": 50,
-           "size": 1024, "req_s": 41000.0, "p50_us": 900.0, "p99_us": 2100.0, "p999_us": 4000.0,
-           "server_cpu_us_per_req": 21.5, "requests": 205000, "errors": 0}]}
+           "size": 1024, "pipeline": 1, "framing": "length", "duration_s": 2.0,
+           "req_s": 41000.0, "p50_us": 900.0, "p99_us": 2100.0, "p999_us": 4000.0, "max_us": 9000.0,
+           "server_cpu_us_per_req": 21.5, "client_cpu_us_per_req": 15.0,
+           "requests": 82000, "errors": 0, "server_exit": 0}]}
 ```
-One object per measured point; `mode` is base | process | thread (plus `floor` for the minimal
-epoll echo loop written in the load generator), `ipc` is the SPEC channel name (`-` where the mode
-has none), `size` the request bytes, `server_cpu_us_per_req` the whole server tree's CPU time
-(from /proc) divided by `requests`; `errors` counts failed or mismatched responses."""
+One object per measured point (written by `scripts/server_bench.py`, which drives
+`bench/server_loadgen` against each implementation's `driver echo-server`). `mode` is
+base | process | thread; the floor, a minimal epoll echo loop (`bench/floor_echo_server`), is
+`"impl": "floor", "mode": "epoll-echo", "ipc": "none"` at the same loads. `ipc` is the SPEC
+channel name (`none` where the mode has none), `size` the request bytes,
+`server_cpu_us_per_req` the whole server tree's CPU time (from /proc) divided by `requests`,
+`errors` the failed or mismatched responses; a configuration that could not run carries
+`"error": "why"` instead of figures. The report's ratios: req/s over BASE at the same
+(workers, conns, size), and server CPU per request over the floor at the same (conns, size)."""
 
 
 def pick(run_map, name):
@@ -231,12 +239,13 @@ def render_context(runs):
         out += ("\nGoogle Benchmark reports `library_build_type: debug`: Debian's libbenchmark is "
                 "built without NDEBUG. The timed loops are our own optimised code "
                 f"({ctx.get('procspec_build_type', '?')}); the library's bookkeeping runs outside them.\n")
-    prow = [(name, r.context.get("placement_ring_rtt_ns", "–"), r.context.get("placement_ring_rtt_p90_ns", "–"),
+    prow = [(name, r.context.get("placement_ring_rtt_ns", "–"),
+             r.context.get("placement_samples_ns", r.context.get("placement_ring_rtt_p90_ns", "–")).replace(",", ", "),
              r.context.get("placement_cpus", r.context.get("placement_error", "–"))) for name, r in sorted(runs.items())]
     out += ("\n**Placement check** (busy-polled 64-byte shared-memory ring round trip measured just before "
             "each program's benchmarks). The host moves this VM's vCPUs around: compare ratios within a run; "
             "compare absolute figures across runs only when these agree.\n\n")
-    out += md_table(["program", "ring RTT p50 ns", "p90 ns", "placement"], prow)
+    out += md_table(["program", "ring RTT ns (median)", "every check (ns; p90 if one)", "placement"], prow)
     return out
 
 
@@ -256,10 +265,47 @@ def previous_run(history_dir, runs):
     return None, None
 
 
+def floor_ratios(run, size=1024):
+    """{label: (ratio median, lo, hi)}: 1 KiB one-way rate over the ShmRing floor, with the range
+    that the two benchmarks' repetition ranges allow."""
+    idx = ipc_index(run)
+    floor = rate(idx.get((bj.FLOOR, False), {}).get("OneWay", {}).get(size))
+    out = {}
+    if not floor or not floor.median:
+        return out
+    f_lo, f_hi = floor.range()
+    for (mech, raw), pats in idx.items():
+        st = rate(pats.get("OneWay", {}).get(size))
+        if st is None or mech == bj.FLOOR or not f_lo or not f_hi:
+            continue
+        lo, hi = st.range()
+        out[label(mech, raw, idx)] = (st.median / floor.median, lo / f_hi, hi / f_lo)
+    return out
+
+
+def render_ratio_history(run, prev_run):
+    now, then = floor_ratios(run), floor_ratios(prev_run)
+    rows = []
+    for name in sorted(set(now) & set(then)):
+        (n, n_lo, n_hi), (t, t_lo, t_hi) = now[name], then[name]
+        changed = n_lo > t_hi or t_lo > n_hi
+        rows.append((name, f"{t:.3f}", f"{n:.3f}", f"{100 * (n - t) / t:+.0f}%" if t else "–",
+                     "**changed**" if changed else "within spread"))
+    if not rows:
+        return ""
+    return ("Ratios are what compare across runs (the host's vCPU placement moves absolute figures): "
+            "1 KiB one-way rate as a fraction of the ShmRing floor, then and now; flagged only when the "
+            "ranges the repetitions allow do not overlap.\n\n" +
+            md_table(["mechanism", "× floor then", "× floor now", "change", ""], rows))
+
+
 def render_history(runs, prev, prev_name):
     if not prev:
         return "_No previous committed run in results/history/ yet._\n"
     out = [f"Previous run: `results/history/{prev_name}/`.\n"]
+    if "ipc" in runs and "ipc" in prev:
+        out.append(render_ratio_history(runs["ipc"], prev["ipc"]))
+    out.append("Absolute times, flagged only where the repetitions' min..max ranges do not overlap:\n")
     for name, run in sorted(runs.items()):
         if name not in prev:
             continue

@@ -56,24 +56,40 @@ programs=("$build"/bench/*_bench)
 archive_committed
 mkdir -p "$out"
 start=$SECONDS
+chunk=${PROCSPEC_BENCH_CHUNK:-12}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for prog in "${programs[@]}"; do
   name=$(basename "$prog" _bench)
   filter=$(filter_for "$profile" "$name")
-  total=$("$prog" --benchmark_list_tests=true --benchmark_filter="$filter" 2>/dev/null | wc -l)
+  mapfile -t tests < <("$prog" --benchmark_list_tests=true --benchmark_filter="$filter" 2>/dev/null)
+  total=${#tests[@]}
+  [[ $total -gt 0 ]] || { echo "== $name: no benchmarks match '$filter'" >&2; continue; }
   echo "== $name: $total benchmarks × $reps repetitions, min_time $min_time s ($profile)" >&2
-  # Debian's Google Benchmark 1.7.1 takes a bare number of seconds for min_time. The console
-  # shows one line per benchmark (its median) as progress; the JSON keeps every aggregate.
-  timeout "$budget" "$prog" --benchmark_filter="$filter" --benchmark_repetitions="$reps" \
-    --benchmark_min_time="$min_time" --benchmark_enable_random_interleaving=true \
-    --benchmark_report_aggregates_only=true --benchmark_color=false \
-    --benchmark_out="$out/$name.json.tmp" --benchmark_out_format=json |
-    awk -v total="$total" -v reps="$reps" '
-      (reps == 1 ? /^BM_/ : /_median /) || /ERROR OCCURRED/ {
-        n++; line = sprintf("[%d/%d] %-44s %10s %-3s", n, total, $1, $2, $3)
-        for (i = 4; i <= NF; i++) if ($i ~ /^(items_per_second|p50_us|p99_us)=/) line = line " " $i
-        if ($0 ~ /ERROR/) line = sprintf("[%d/%d] %s", n, total, $0)
-        print line; fflush()
-      }'
+  # Random interleaving reports a benchmark only after its last repetition, i.e. near the end
+  # of a program's run; running a few benchmarks at a time keeps progress visible (each chunk
+  # interleaves its own repetitions, and runs its own placement check).
+  rm -f "$tmp"/part-*.json
+  done_count=0
+  for ((i = 0; i < total; i += chunk)); do
+    part=("${tests[@]:i:chunk}")
+    regex="^($(IFS='|'; echo "${part[*]}"))\$"
+    # Debian's Google Benchmark 1.7.1 takes a bare number of seconds for min_time.
+    timeout "$budget" "$prog" --benchmark_filter="$regex" --benchmark_repetitions="$reps" \
+      --benchmark_min_time="$min_time" --benchmark_enable_random_interleaving=true \
+      --benchmark_report_aggregates_only=true --benchmark_color=false \
+      --benchmark_out="$tmp/part-$(printf %04d "$i").json" --benchmark_out_format=json 2>"$tmp/stderr" |
+      awk -v done="$done_count" -v total="$total" -v reps="$reps" '
+        (reps == 1 ? /^BM_/ : /_median /) || /ERROR OCCURRED/ {
+          n++; line = sprintf("[%d/%d] %-44s %10s %-3s", done + n, total, $1, $2, $3)
+          for (i = 4; i <= NF; i++) if ($i ~ /^(items_per_second|p50_us|p99_us)=/) line = line " " $i
+          if ($0 ~ /ERROR/) line = sprintf("[%d/%d] %s", done + n, total, $0)
+          print line; fflush()
+        }' || { echo "run_bench.sh: $name failed; its stderr ends with:" >&2; tail -n 20 "$tmp/stderr" >&2; exit 1; }
+    done_count=$((done_count + ${#part[@]}))
+    echo "   ... $done_count/$total done, $((SECONDS - start)) s" >&2
+  done
+  python3 scripts/merge_bench_json.py "$tmp"/part-*.json >"$out/$name.json.tmp"
   mv "$out/$name.json.tmp" "$out/$name.json"
 done
 echo "run_bench.sh: $profile profile done in $((SECONDS - start)) s -> $out" >&2

@@ -16,6 +16,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import benchjson as bj  # noqa: E402
 import compare  # noqa: E402
+import merge_bench_json  # noqa: E402
 import report  # noqa: E402
 
 
@@ -118,6 +119,17 @@ class ServerTest(unittest.TestCase):
         self.assertIsNone(bj.load_server(FIX / "absent.json"))
 
 
+class MergeTest(unittest.TestCase):
+    def test_chunks_merge_with_placement_samples(self):
+        a = {"context": {"commit": "x", "placement_ring_rtt_ns": "900"}, "benchmarks": [{"name": "A"}]}
+        b = {"context": {"commit": "x", "placement_ring_rtt_ns": "250"}, "benchmarks": [{"name": "B"}]}
+        c = {"context": {"commit": "x", "placement_ring_rtt_ns": "300"}, "benchmarks": []}
+        m = merge_bench_json.merge([a, b, c])
+        self.assertEqual([e["name"] for e in m["benchmarks"]], ["A", "B"])
+        self.assertEqual(m["context"]["placement_ring_rtt_ns"], "300")
+        self.assertEqual(m["context"]["placement_samples_ns"], "900,250,300")
+
+
 class EndToEndTest(unittest.TestCase):
     def test_report_with_history_and_server(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -130,6 +142,7 @@ class EndToEndTest(unittest.TestCase):
             for e in old["benchmarks"]:
                 if e["run_name"].startswith("BM_ShmRing"):
                     e["real_time"] *= 3
+                    e["items_per_second"] /= 3
             (results / "history" / "2026-11-01-0000000").mkdir(parents=True)
             (results / "history" / "2026-11-01-0000000" / "ipc.json").write_text(json.dumps(old))
             with redirect_stdout(io.StringIO()):
@@ -139,6 +152,8 @@ class EndToEndTest(unittest.TestCase):
             self.assertIn("## Server modes", text)
             self.assertIn("results/history/2026-11-01-0000000/", text)
             self.assertIn("1 changed beyond", text)  # only the ShmRing time moved beyond its range
+            # The floor got 3x slower in the old run, so every ratio to it moved: flagged.
+            self.assertIn("| UdsStream | 0.300 | 0.100 | -67% | **changed** |", text)
             self.assertIn("library_build_type: debug", text)
             self.assertIn("payload mismatch at msg 17", text)
             if report_plots_available():
