@@ -44,11 +44,10 @@ Result<Peer> start_peer(Ch& ch, Peer::Body body) {
   } else {
     // Busy-polling sides each get a CPU of their own (the Peer restores the mask when done);
     // left to the scheduler, both could land on one CPU and spin through each other's slices.
-    const bool apart = busy_polls<Ch>();
-    if (apart) pin_current_thread(cpu_plan().first_cpu);
-    auto peer = Peer::fork(std::move(body), [&ch, apart] {
+    if constexpr (busy_polls<Ch>()) pin_current_thread(cpu_plan().first_cpu);
+    auto peer = Peer::fork(std::move(body), [&ch] {
       ch.keep(Side::b);
-      if (apart) pin_current_thread(cpu_plan().second_cpu);
+      if constexpr (busy_polls<Ch>()) pin_current_thread(cpu_plan().second_cpu);
     });
     if (peer) ch.keep(Side::a);
     return peer;
