@@ -90,6 +90,7 @@ def plot_latency(plt, run, path):
         return False
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.3 * len(sizes), 5.2), sharey=True, squeeze=False)
     width = 0.27
+    values = []
     for k, (ax, size) in enumerate(zip(axes[0], sizes)):
         names, rows = [], []
         lower = sizes[k - 1] if k > 0 else 0
@@ -105,9 +106,16 @@ def plot_latency(plt, run, path):
             xs = [j + (i - 1) * width for j in range(len(rows))]
             ax.bar(xs, [r[1][i] for r in rows], width, color=[COLOURS.get(r[0], "#333333") for r in rows],
                    alpha=alpha, edgecolor="#333333", linewidth=0.4, label=pct)
+            if pct == "p50":  # the median is the figure people quote: print it on its bar
+                for x, r in zip(xs, rows):
+                    ax.annotate(f"{r[1][0]:.3g}", (x, r[1][0]), xytext=(0, 2), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=6.5, rotation=90, annotation_clip=True)
         ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=8)
         ax.set_yscale("log")
+        values += [v for r in rows for v in r[1] if v and v > 0]
         _style(ax, f"{size} B" if size < 1024 else f"{size // 1024} KiB", "", "round trip, µs (log)" if size == sizes[0] else "")
+    if values:  # shared log axis from below the fastest median to above the slowest tail
+        axes[0][0].set_ylim(min(values) * 0.5, max(values) * 2.5)
     handles = [plt.Rectangle((0, 0), 1, 1, color="#444444", alpha=a) for a in (1.0, 0.55, 0.25)]
     fig.legend(handles, ["p50", "p99", "p99.9"], fontsize=8, loc="upper right", ncol=3, frameon=False)
     fig.suptitle("Ping-pong round-trip latency by mechanism: lower is better (* = capped at the kernel limit)",
@@ -129,6 +137,8 @@ def plot_cost(plt, run, path, size=1024):
         rows.append((mech, name, g("cpu_us"), g("peer_cpu_us"), g("vcsw") + g("ivcsw") + g("peer_vcsw") + g("peer_ivcsw")))
     if not rows:
         return False
+    # The summary table's order: the floor, then fastest to slowest (by total CPU per message).
+    rows.sort(key=lambda r: (r[0] != bj.FLOOR, r[2] + r[3]))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     ys = range(len(rows))
     ax1.barh(ys, [r[2] for r in rows], color=[COLOURS.get(r[0]) for r in rows], label="receiver")
