@@ -1,5 +1,8 @@
 #include "support/ipc_driver.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <cstring>
 
 namespace procspec::bench {
@@ -46,6 +49,32 @@ void set_latency_counters(benchmark::State& state, std::vector<std::int64_t>& rt
   state.counters["p50_us"] = pct(0.50);
   state.counters["p99_us"] = pct(0.99);
   state.counters["p999_us"] = pct(0.999);
+}
+
+const FaultPlan& fault_plan() {
+  static const FaultPlan plan = [] {
+    FaultPlan p;
+    const char* env = std::getenv("PROCSPEC_BENCH_FAULT");
+    if (env == nullptr) return p;
+    const std::string spec(env);
+    const auto colon = spec.find(':');
+    if (colon == std::string::npos) return p;
+    const std::uint64_t n = std::strtoull(spec.c_str() + colon + 1, nullptr, 10);
+    if (spec.compare(0, colon, "corrupt") == 0) p.corrupt_at = n;
+    if (spec.compare(0, colon, "exit") == 0) p.exit_at = n;
+    return p;
+  }();
+  return plan;
+}
+
+std::span<const std::byte> apply_fault(std::span<const std::byte> msg, std::uint64_t seq, bool may_exit,
+                                       std::vector<std::byte>& scratch) noexcept {
+  const FaultPlan& plan = fault_plan();
+  if (seq == plan.exit_at && may_exit) ::_exit(3);
+  if (seq != plan.corrupt_at || msg.empty()) return msg;
+  scratch.assign(msg.begin(), msg.end());
+  scratch[scratch.size() / 2] ^= std::byte{0x01};
+  return scratch;
 }
 
 bool skip_on_peer_failure(benchmark::State& state, const Result<PeerReport>& report) {

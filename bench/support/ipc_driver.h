@@ -31,6 +31,20 @@ void set_latency_counters(benchmark::State& state, std::vector<std::int64_t>& rt
 // SkipWithError with the peer's failure; returns true if there was one.
 bool skip_on_peer_failure(benchmark::State& state, const Result<PeerReport>& report);
 
+// Fault injection for the harness's own tests (IPC-3), from PROCSPEC_BENCH_FAULT read once:
+// `corrupt:N` makes the peer send message N with one byte flipped, `exit:N` makes a forked peer
+// _exit before sending message N. Without the variable the peer's only extra work per message
+// is one comparison.
+struct FaultPlan {
+  std::uint64_t corrupt_at = ~std::uint64_t{0};
+  std::uint64_t exit_at = ~std::uint64_t{0};
+  std::uint64_t first() const noexcept { return corrupt_at < exit_at ? corrupt_at : exit_at; }
+};
+const FaultPlan& fault_plan();
+// The bytes the peer sends as message `seq` under the plan (a corrupted copy in `scratch`).
+std::span<const std::byte> apply_fault(std::span<const std::byte> msg, std::uint64_t seq, bool may_exit,
+                                       std::vector<std::byte>& scratch) noexcept;
+
 template <class Ch>
 constexpr bool busy_polls() {
   if constexpr (requires { Ch::kBusyPolls; }) return Ch::kBusyPolls;
@@ -76,10 +90,14 @@ void one_way(benchmark::State& state) {
   auto peer = start_peer(ch, [&ch, size](const std::atomic<bool>& stop) {
     PeerReport r;
     PayloadWriter writer(size);
+    const std::uint64_t first_fault = fault_plan().first();
+    std::vector<std::byte> scratch;
     const Usage u0 = thread_usage();
     std::uint64_t seq = 0;
     for (; !stop.load(std::memory_order_relaxed); ++seq) {
-      if (auto st = ch.send(Side::b, writer.next(seq)); !st) {
+      auto msg = writer.next(seq);
+      if (seq >= first_fault) [[unlikely]] msg = apply_fault(msg, seq, !Ch::kInProcess, scratch);
+      if (auto st = ch.send(Side::b, msg); !st) {
         r.error = st.error().code.value();
         break;
       }
@@ -130,6 +148,8 @@ void ping_pong(benchmark::State& state) {
   auto peer = start_peer(ch, [&ch, size](const std::atomic<bool>&) {
     PeerReport r;
     PayloadChecker checker(size);
+    const std::uint64_t first_fault = fault_plan().first();
+    std::vector<std::byte> scratch;
     const Usage u0 = thread_usage();
     for (std::uint64_t seq = 0;; ++seq) {
       auto msg = ch.recv(Side::b);
@@ -144,7 +164,9 @@ void ping_pong(benchmark::State& state) {
         r.mismatch_at = seq;
         break;
       }
-      if (auto st = ch.send(Side::b, *msg); !st) {
+      auto echo = *msg;
+      if (seq >= first_fault) [[unlikely]] echo = apply_fault(echo, seq, !Ch::kInProcess, scratch);
+      if (auto st = ch.send(Side::b, echo); !st) {
         r.error = st.error().code.value();
         break;
       }
