@@ -18,6 +18,10 @@
 #include "support/ipc_driver.h"
 #include "support/memory_channels.h"
 #include "support/raw_channels.h"
+#if __has_include("procspec/channel.h")
+#include "support/procspec_channels.h"
+#define PROCSPEC_BENCH_HAVE_CHANNELS 1
+#endif
 
 namespace procspec::bench {
 namespace {
@@ -30,6 +34,13 @@ namespace {
   register_channel<SysvMsgChannel>("SysvMsg", "_Raw");
   register_channel<PosixMqChannel>("PosixMq", "_Raw");
   register_channel<ThreadQueueChannel>("ThreadQueue", "_Raw");
+#ifdef PROCSPEC_BENCH_HAVE_CHANNELS
+  // procspec's channels, under the raw mechanism's name without `_Raw` (the report pairs them).
+  register_channel<ProcspecChannel<ChannelType::uds_stream>>("UdsStream", "");
+  register_channel<ProcspecChannel<ChannelType::uds_dgram>>("UdsDgram", "");
+  register_channel<ProcspecChannel<ChannelType::sysvmsg>>("SysvMsg", "");
+  register_channel<ProcspecChannel<ChannelType::thread>>("ThreadQueue", "");
+#endif
   // The floor: the same driver over a shared-memory ring (sleeping waits, eventfd wake-up).
   register_channel<ShmRingChannel<RingWait::sleep>>("ShmRing", "");
   // Busy-polling round trips: the latency floor when each side has a CPU of its own.

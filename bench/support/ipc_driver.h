@@ -63,7 +63,10 @@ Result<Peer> start_peer(Ch& ch, Peer::Body body) {
       ch.keep(Side::b);
       if constexpr (busy_polls<Ch>()) pin_current_thread(cpu_plan().second_cpu);
     });
-    if (peer) ch.keep(Side::a);
+    if (peer) {
+      ch.keep(Side::a);
+      if constexpr (requires { ch.peer_started(pid_t{}); }) ch.peer_started(peer->pid());
+    }
     return peer;
   }
 }

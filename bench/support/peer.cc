@@ -177,6 +177,8 @@ Result<Peer> Peer::thread(Body body, std::function<void()> unblock) {
   return Peer(std::move(impl));
 }
 
+pid_t Peer::pid() const noexcept { return impl_->pid; }
+
 void Peer::request_stop() noexcept {
   impl_->stopping.store(true);
   impl_->shared->stop.store(true);

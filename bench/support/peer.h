@@ -6,6 +6,8 @@
 // If a forked peer ends early (error, crash, payload mismatch), a watchdog thread interrupts the
 // benchmark thread's blocking call with SIGUSR1 (installed without SA_RESTART), so mechanisms
 // without an end-of-file notion (SysV and POSIX queues) fail with EINTR instead of hanging.
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -43,6 +45,8 @@ class Peer {
   ~Peer();
 
   void request_stop() noexcept;
+  // The forked peer's pid (-1 for a thread peer or once reaped).
+  pid_t pid() const noexcept;
   // Waits (bounded) for the report and reaps the peer.
   Result<PeerReport> join(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
