@@ -129,6 +129,44 @@ def render_summary(run):
         "ThreadQueue stays inside one process, so it may beat it. ShmRingSpin busy-polls (ping-pong only).\n")
 
 
+KERNEL_MECHS = ("UdsStream", "UdsDgram", "SeqPacket", "Pipe", "SysvMsg", "PosixMq")
+
+
+def render_findings(run):
+    """Two sentences a reader can quote, computed from the summary rows of this run."""
+    rows = summary_rows(run)
+    kernel = [r for r in rows if r["mech"] in KERNEL_MECHS and r["raw"] and r["rate"]]
+    floor = next((r for r in rows if r["mech"] == bj.FLOOR and r["rate"]), None)
+    spin = next((r for r in rows if r["mech"] == "ShmRingSpin" and r["p50_us"]), None)
+    if not kernel:
+        return ""
+    lo, hi = min(kernel, key=lambda r: r["rate"]), max(kernel, key=lambda r: r["rate"])
+    out = (f"At 1 KiB the kernel mechanisms stream {bj.fmt_rate(lo['rate'])}–{bj.fmt_rate(hi['rate'])} "
+           f"messages/s ({lo['label']} slowest, {hi['label']} fastest)")
+    if floor:
+        out += (f", {100 * lo['rate'] / floor['rate']:.0f}–{100 * hi['rate'] / floor['rate']:.0f}% of the "
+                f"shared-memory floor's {bj.fmt_rate(floor['rate'])}/s")
+    lat = [r["p50_us"] for r in kernel if r["p50_us"]]
+    if lat:
+        out += f"; a kernel round trip takes {min(lat):.3g}–{max(lat):.3g} µs at the median"
+        if spin:
+            out += f", against {spin['p50_us']:.2g} µs when both sides busy-poll shared memory"
+    cost = ipc_index(run)
+    cpu = []
+    for r in kernel:
+        b = cost.get((r["mech"], True), {}).get("OneWay", {}).get(1024)
+        if b and not b.error and b.stat("cpu_us") and b.stat("peer_cpu_us"):
+            cpu.append(b.stat("cpu_us").median + b.stat("peer_cpu_us").median)
+    fb = cost.get((bj.FLOOR, False), {}).get("OneWay", {}).get(1024)
+    if cpu:
+        out += f". Each kernel message costs {min(cpu):.2g}–{max(cpu):.2g} µs of CPU across both sides"
+        if fb and not fb.error and fb.stat("cpu_us") and fb.stat("peer_cpu_us"):
+            ring = fb.stat("cpu_us").median + fb.stat("peer_cpu_us").median
+            out += (f", while the ring copies the same bytes twice for {ring:.2g} µs: the system calls "
+                    "and wake-ups, not the copies, set the price")
+    return out + ".\n"
+
+
 def cell(stat, fmt):
     if stat is None:
         return "–"
@@ -346,7 +384,7 @@ def build_report(runs, server, prev, prev_name, images, perf=()):
         parts += ["## Summary: IPC mechanisms at 1 KiB\n",
                   "One-way streaming rate (messages/s, higher is better) and its ratio to the shared-memory "
                   "ring floor and to raw UDS SOCK_STREAM; round-trip latency from the ping-pong pattern.\n",
-                  render_summary(ipc)]
+                  render_summary(ipc), render_findings(ipc)]
     if server:
         parts += ["## Server modes\n", render_server(server)]
     for key, title in (("throughput", "Throughput vs message size"), ("latency", "Round-trip latency"),
