@@ -6,7 +6,8 @@
 
 A `*` marks a change beyond the measured spread: the two runs' repetition ranges (min..max, or
 mean ± stddev when min/max were not recorded) do not overlap. Without `*` the difference is noise.
-Usage: compare.py BASE.json CONTENDER.json [--significant-only]. Standard library only.
+Usage: compare.py BASE CONTENDER [--significant-only], each a JSON file or a results directory
+(e.g. results/history/2026-11-23-a21bb49 results/latest: every program in both). Standard library only.
 """
 import argparse
 import sys
@@ -39,7 +40,14 @@ def main(argv=None):
     ap.add_argument("contender")
     ap.add_argument("--significant-only", action="store_true")
     args = ap.parse_args(argv)
-    rows = benchjson.compare(benchjson.Run(args.base), benchjson.Run(args.contender))
+    base, new = Path(args.base), Path(args.contender)
+    if base.is_dir() and new.is_dir():
+        old_runs, new_runs = benchjson.load_runs(base), benchjson.load_runs(new)
+        for name in sorted(set(old_runs) & set(new_runs)):
+            print(f"[{name}: {base} vs {new}]")
+            sys.stdout.write(format_table(benchjson.compare(old_runs[name], new_runs[name]), args.significant_only))
+        return 0
+    rows = benchjson.compare(benchjson.Run(base), benchjson.Run(new))
     sys.stdout.write(format_table(rows, args.significant_only))
     return 0
 
