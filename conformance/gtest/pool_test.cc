@@ -210,6 +210,111 @@ TEST_F(Pool, POOL1_UnixsockMessageReachesTheAddressedWorker) {
   EXPECT_STREQ(log->text, "to-one");
 }
 
+TEST_F(Pool, POOL6_SendToMissingWorkerIsAnErrorNeverACrash) {
+  struct Log {
+    std::atomic<int> code, alive;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 2, .ipc = PoolIpc::unixsock});
+  Status before = pool->send_message("x", 0);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, errc::not_started);
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int id) {
+    if (id != 0) return;
+    Status st = p.send_message("x", 99);
+    log->code = st ? -1 : (st.error().code == errc::unknown_worker ? 1 : 2);
+    Status neg = p.send_message("x", -1);
+    log->alive = neg ? 0 : 1;  // still here to tell
+  }));
+  ASSERT_TRUE(pool->on_message([](procspec::Pool&, std::string_view) {}));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->alive.load() == 1; }));
+  EXPECT_EQ(log->code.load(), 1);
+  ASSERT_TRUE(manager.stop());
+}
+
+// A blocking client: sends `header` then `body`, returns everything read until EOF.
+std::string framed_call(std::uint16_t port, std::uint32_t header, std::string_view body, int family = AF_INET) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  PROCSPEC_CHECK(fd >= 0, "client socket");
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a;
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof *a;
+  }
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+    const std::uint32_t be = htonl(header);
+    std::string req(reinterpret_cast<const char*>(&be), 4);
+    req.append(body);
+    (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string framed(std::string_view body) {
+  const std::uint32_t be = htonl(static_cast<std::uint32_t>(body.size()));
+  return std::string(reinterpret_cast<const char*>(&be), 4) + std::string(body);
+}
+
+TEST_F(Pool, POOL7_SocketRequestGetsOneFramedAnswerThenClose) {
+  Shared<std::atomic<int>> calls;
+  auto pool = make_pool({.worker_num = 2, .ipc = PoolIpc::socket});
+  auto port = pool->listen("127.0.0.1", 0);
+  ASSERT_TRUE(port) << port.error().message;
+  ASSERT_NE(*port, 0);
+  auto again = pool->listen("127.0.0.1", 0);
+  ASSERT_FALSE(again);
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) {}));
+  ASSERT_TRUE(pool->on_message([&calls](procspec::Pool& p, std::string_view data) {
+    (*calls)++;
+    (void)p.write("echo:");
+    (void)p.write(data);
+  }));
+  ManagerChild manager(*pool);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(framed_call(*port, 4, "ping"), framed("echo:ping")) << "request " << i;
+  }
+  // Length 0 and a length above the 2 MiB default close the connection without a callback.
+  EXPECT_EQ(framed_call(*port, 0, ""), "");
+  EXPECT_EQ(framed_call(*port, 3u << 20, "abc"), "");
+  EXPECT_EQ(calls->load(), 5);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL7_SocketListensOnIpv6Loopback) {
+  auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::socket});
+  auto port = pool->listen("::1", 0);
+  if (!port) GTEST_SKIP() << "no IPv6 loopback: " << port.error().message;
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) {}));
+  ASSERT_TRUE(pool->on_message([](procspec::Pool& p, std::string_view data) { (void)p.write(data); }));
+  ManagerChild manager(*pool);
+  EXPECT_EQ(framed_call(*port, 2, "v6", AF_INET6), framed("v6"));
+  auto bad = make_pool({.worker_num = 1, .ipc = PoolIpc::socket})->listen("localhost", 0);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, errc::invalid_argument);
+  ASSERT_TRUE(manager.stop());
+}
+
 TEST_F(Pool, POOL2_WorkerStartIsRequiredAndMessageNeedsIpc) {
   auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::msgqueue});
   Status st = pool->start();

@@ -9,7 +9,8 @@
 // was reaped. Events (POOL-2), each any callable:
 //   WorkerStart(pool, id)  in the worker, required;      WorkerStop(pool, id)  in the worker;
 //   Message(pool, data)    in a worker, ipc != none;     Start(pool), Shutdown(pool) in the manager;
-//   WorkerError(pool, exit) in the manager, for each child that exited while the pool ran.
+//   WorkerError(pool, exit) in the manager, for each abnormal exit (code != 0 or a signal) of a
+//   child while the pool runs (POOL-3's report; the slot is restarted right after it returns).
 // IPC (POOL-1, POOL-7): msgqueue — any worker takes each message sent to the SysV queue;
 // socket — workers accept on the listen() socket, one framed request per connection, the
 // write()s of its Message callback form one framed answer; unixsock — a datagram socketpair per

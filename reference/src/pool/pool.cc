@@ -138,7 +138,7 @@ Status Pool::start() {
   hooks.on_start = [&impl] { if (impl.on_start) impl.on_start(*impl.self); };
   hooks.on_shutdown = [&impl] { if (impl.on_shutdown) impl.on_shutdown(*impl.self); };
   hooks.on_child_exit = [&impl](const detail::ChildExit& e) {
-    if (impl.on_worker_error) impl.on_worker_error(*impl.self, WorkerExit{e.id, e.pid, e.code, e.signal});
+    if (impl.on_worker_error && (e.code != 0 || e.signal != 0)) impl.on_worker_error(*impl.self, WorkerExit{e.id, e.pid, e.code, e.signal});
   };
   impl.master_pid = ::getpid();
   Status st = impl.manager->run(hooks);
