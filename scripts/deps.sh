@@ -6,7 +6,7 @@
 set -euo pipefail
 
 declare -A group=(
-  [build]="cmake ninja-build g++ make"
+  [build]="cmake ninja-build g++ make pkg-config"
   [test]="libgtest-dev libgmock-dev bats jq python3 procps"
   [bench]="libbenchmark-dev linux-perf python3"
   [report]="python3-matplotlib"
@@ -33,6 +33,8 @@ done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+# Another apt (a parallel make, unattended-upgrades) may hold the dpkg lock: wait rather than fail.
+lock_wait=(-o DPkg::Lock::Timeout=300)
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
   echo "run as root:  apt-get update && $cmd" >&2
@@ -41,5 +43,5 @@ fi
 echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 # The package lists of a fresh machine may be absent or stale; refresh once before installing.
-apt-get update -qq >&2
-$cmd >&2
+apt-get "${lock_wait[@]}" update -qq >&2
+apt-get "${lock_wait[@]}" install -y --no-install-recommends "${missing[@]}" >&2
