@@ -32,11 +32,12 @@ void msgqueue_loop(Pool& pool, Pool::Impl& impl) {
   const std::size_t words = (sizeof(long) + cap) / sizeof(long) + 1;
   std::unique_ptr<long[]> buf(new long[words]);
   char* text = reinterpret_cast<char*>(buf.get() + 1);
+  // SIGTERM stays unblocked here (see worker_stop.h): the handler only sets the flag and
+  // SA_RESTART resumes the restartable calls a Message callback makes.
+  unblock_stop_signal();
   while (!stop_requested()) {
-    unblock_stop_signal();
-    ssize_t n = stop_requested() ? -1 : ::msgrcv(impl.msqid, buf.get(), cap, 0, 0);
+    ssize_t n = ::msgrcv(impl.msqid, buf.get(), cap, 0, 0);
     const int err = errno;
-    block_stop_signal();
     if (n < 0) {
       if (stop_requested() || err == EINTR) continue;
       if (err == E2BIG) {
