@@ -447,6 +447,31 @@ TEST_F(Pool, POOL3_ExitCodeIsReportedAndTheWorkerRestarted) {
   ASSERT_TRUE(manager.stop());
 }
 
+TEST_F(Pool, POOL3_StopFromAWorkerEndsItAfterTheMessageAndItIsRestarted) {
+  struct Log {
+    std::atomic<int> starts, stops, after_stop;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::unixsock});
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int) {
+    log->starts++;
+    if (log->starts.load() == 1) (void)p.send_message("stop", 0);
+  }));
+  ASSERT_TRUE(pool->on_worker_stop([&log](procspec::Pool&, int) { log->stops++; }));
+  ASSERT_TRUE(pool->on_message([&log](procspec::Pool& p, std::string_view) {
+    if (p.stop()) log->after_stop++;  // the message is finished before the worker goes
+  }));
+  Status outside = pool->stop();
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code, errc::wrong_role);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->starts.load() == 2; }));
+  EXPECT_EQ(log->stops.load(), 1);
+  EXPECT_EQ(log->after_stop.load(), 1);
+  EXPECT_EQ(pool->worker_info(0)->last_exit_code, 0);
+  ASSERT_TRUE(manager.stop());
+}
+
 TEST_F(Pool, POOL4_SigtermStopsAllReapsEveryOneRunsShutdownAndReturns) {
   struct Log {
     std::atomic<int> shutdown_ran;

@@ -99,6 +99,9 @@ class Pool {
   Status start();
   // From any callback: in the manager it stops the pool, in a worker it asks the manager to.
   Status shutdown();
+  // In a worker or user process: stop after the current message, as SIGTERM would (the manager
+  // starts a fresh one unless the pool is shutting down). Elsewhere: errc::wrong_role.
+  Status stop();
   // Sends one message to worker `worker_id` (ipc unixsock) or to a user process. Unknown id →
   // errc::unknown_worker; not started → errc::not_started; empty → errc::payload_empty.
   Status send_message(std::string_view data, int worker_id);

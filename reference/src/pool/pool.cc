@@ -159,6 +159,12 @@ Status Pool::shutdown() {
   return {};
 }
 
+Status Pool::stop() {
+  if (impl_->worker_id < 0) return fail(errc::wrong_role, "stop: only a worker or user process can stop itself");
+  detail::request_stop();
+  return {};
+}
+
 Status Pool::send_message(std::string_view data, int worker_id) {
   Impl& impl = *impl_;
   if (impl.master_pid == 0) return fail(errc::not_started, "send_message: the pool is not running");

@@ -22,6 +22,7 @@ void install_stop_handler() noexcept {
 }
 
 bool stop_requested() noexcept { return g_stop != 0; }
+void request_stop() noexcept { g_stop = 1; }
 
 void block_stop_signal() noexcept {
   sigset_t set;

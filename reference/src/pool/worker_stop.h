@@ -17,6 +17,7 @@ namespace procspec::detail {
 
 void install_stop_handler() noexcept;   // SIGTERM → flag, SA_RESTART
 bool stop_requested() noexcept;
+void request_stop() noexcept;  // Pool::stop(): the same flag, set from the child's own code
 void block_stop_signal() noexcept;
 void unblock_stop_signal() noexcept;
 // Waits until fd is readable or a stop was requested; SIGTERM is unblocked only while waiting.
