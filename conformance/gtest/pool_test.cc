@@ -322,5 +322,37 @@ TEST_F(Pool, POOL12_GetProcessReturnsNewPidsAfterSimultaneousKills) {
 }
 
 
+// spec: WAIT-7
+TEST_F(Pool, POOL12_ManyWorkersKilledAtOnceAreEachReportedOnceAndReplaced) {
+  constexpr int kWorkers = 64;
+  struct Log {
+    std::atomic<int> reported[kWorkers];
+    std::atomic<int> total;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = kWorkers, .healthy_uptime = 0ms});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  ASSERT_TRUE(pool->on_worker_error([&log](procspec::Pool&, const WorkerExit& e) {
+    log->reported[e.worker_id]++;
+    log->total++;
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, kWorkers); }));
+  std::vector<pid_t> old;
+  for (int i = 0; i < kWorkers; ++i) old.push_back(*pool->get_process(i));
+  // One SIGCHLD may stand for many of these exits: the manager must reap until none is left.
+  for (pid_t pid : old) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return log->total.load() == kWorkers; })) << log->total.load();
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kWorkers; ++i) {
+      auto p = pool->get_process(i);
+      if (!p || *p == old[static_cast<std::size_t>(i)]) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kWorkers; ++i) EXPECT_EQ(log->reported[i].load(), 1) << "worker " << i;
+  ASSERT_TRUE(manager.stop());
+}
+
 }  // namespace
 }  // namespace procspec::test
