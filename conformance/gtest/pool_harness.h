@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "pool/manager.h"
 #include "procspec/pool.h"
 #include "procspec/user_process.h"
 #include "support/leak_check.h"
