@@ -37,6 +37,7 @@ void msgqueue_loop(Pool& pool, Pool::Impl& impl) {
   // SIGTERM stays unblocked here (see worker_stop.h): the handler only sets the flag and
   // SA_RESTART resumes the restartable calls a Message callback makes.
   unblock_stop_signal();
+  Signals::dispatch();  // a SIGTERM held since fork reaches a worker's own handler now
   while (!stop_requested()) {
     ssize_t n = ::msgrcv(impl.msqid, buf.get(), cap, 0, 0);
     const int err = errno;
