@@ -2,6 +2,7 @@
 //   BM_Pool_RestartLatency: a worker is SIGKILLed → its replacement runs WorkerStart. The time
 //     covers the manager's SIGCHLD wake-up, reaping, fork and the child's set-up. Manual time per
 //     kill; median and p99 of the run are reported as counters (back-off disabled).
+//     BM_Pool_RestartLatency_Raw does the same cycle inline, without a manager: the floor.
 //   BM_PoolMsgQueue_OneWay/BYTES/WORKERS: messages sent with msgsnd to a msgqueue pool and taken
 //     by its workers, beside BM_PoolMsgQueue_OneWay_Raw/BYTES/1: the same queue drained by one
 //     plain forked msgrcv loop. Every consumer verifies every payload (sequence + pattern); a
@@ -119,6 +120,54 @@ void BM_Pool_RestartLatency(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Pool_RestartLatency)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// The floor: the same kill → reap → fork → child-writes-a-byte cycle done inline by the
+// benchmark process itself (no manager, no signalfd, no pool).
+void BM_Pool_RestartLatency_Raw(benchmark::State& state) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return state.SkipWithError("pipe");
+  auto spawn = [&] {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      char c = 1;
+      (void)!::write(fds[1], &c, 1);
+      for (;;) ::pause();
+    }
+    return pid;
+  };
+  auto wait_start = [&] {
+    pollfd p{fds[0], POLLIN, 0};
+    char c;
+    return ::poll(&p, 1, 5000) == 1 && ::read(fds[0], &c, 1) == 1;
+  };
+  pid_t child = spawn();
+  std::vector<double> samples;
+  if (!wait_start()) state.SkipWithError("the first child did not start");
+  for (auto _ : state) {
+    const auto t0 = Clock::now();
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    child = spawn();
+    if (!wait_start()) {
+      state.SkipWithError("no replacement within 5 s");
+      break;
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    samples.push_back(s);
+    state.SetIterationTime(s);
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (!samples.empty()) {
+    std::sort(samples.begin(), samples.end());
+    state.counters["median_us"] = samples[samples.size() / 2] * 1e6;
+    state.counters["p99_us"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)] * 1e6;
+  }
+}
+BENCHMARK(BM_Pool_RestartLatency_Raw)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 struct Tally {
   std::atomic<long> processed{0};
