@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "pool/manager.h"
 #include "procspec/event_loop.h"
 #include "procspec/pool.h"
 #include "procspec/signals.h"

@@ -405,6 +405,39 @@ TEST_F(Pool, POOL2_ManagerRefusesItsReservedSignalsAndRunsOthers) {
   ASSERT_EQ(::kill(manager.pid(), SIGHUP), 0);
   ASSERT_TRUE(eventually([&] { return log->hup_handled.load() == 1; }));
   ASSERT_TRUE(manager.stop()) << "the manager keeps running after a user handler";
+
+// The manager core the Server shares: exits it declares planned (max_request) skip the back-off.
+TEST_F(Pool, POOL10_PlannedExitsAreRestartedAtOnceNotCountedAsCrashes) {
+  Shared<std::atomic<int>> starts;
+  auto slots = detail::SharedSlots::create(1);
+  ASSERT_TRUE(slots);
+  detail::ManagerOptions mo;
+  mo.backoff = {1000ms, 500ms, 2000ms};
+  mo.planned_exit = [](const detail::ChildExit& e) { return e.code == 42; };
+  detail::Manager manager_core(mo, &*slots);
+  manager_core.add_slot(detail::SlotKind::worker, [&starts](int) -> int {
+    if ((*starts)++ < 5) return 42;
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);  // bodies start with SIGTERM held
+    idle_forever();
+  });
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(manager_core.run({}) ? 0 : 1);
+  // Five planned exits in a row would wait 0.5+1+2+2+2 s as crashes; planned, they do not.
+  const bool restarted = eventually([&] { return starts->load() == 6; }, 1500ms);
+  const int crashes = (*slots)[0].crash_count.load();
+  const int restarts = (*slots)[0].restarts.load();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  EXPECT_TRUE(restarted) << starts->load();
+  EXPECT_EQ(crashes, 0);
+  EXPECT_EQ(restarts, 5);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 }  // namespace

@@ -184,7 +184,8 @@ void Manager::on_exit(WorkerSlot& slot, int status) {
   if (phase_ != Phase::running || shutdown_requested_) return;  // the hook asked for shutdown
 
   int crashes = 0;
-  if (!requested && options_.backoff.is_crash(uptime)) crashes = slot.crash_count + 1;
+  const bool planned = requested || (options_.planned_exit && options_.planned_exit(exit));
+  if (!planned && options_.backoff.is_crash(uptime)) crashes = slot.crash_count + 1;
   table_.set_crash_count(slot, crashes);
   const milliseconds delay = options_.backoff.delay(crashes);
   if (delay.count() > 0) {

@@ -31,9 +31,14 @@
 
 namespace procspec::detail {
 
+struct ChildExit;
+
 struct ManagerOptions {
   std::chrono::milliseconds max_wait_time{3000};
   RestartBackoff backoff{};
+  // An exit that is part of normal operation (a Server worker reaching max_request): restarted
+  // at once and never counted as a crash, however short its uptime. Empty: none is.
+  std::function<bool(const ChildExit&)> planned_exit;
   std::vector<int> stop_signals;  // besides SIGTERM, e.g. SIGINT for a program run from a terminal
   const char* child_label = "worker";  // in log lines
 };
