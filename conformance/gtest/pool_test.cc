@@ -405,6 +405,7 @@ TEST_F(Pool, POOL2_ManagerRefusesItsReservedSignalsAndRunsOthers) {
   ASSERT_EQ(::kill(manager.pid(), SIGHUP), 0);
   ASSERT_TRUE(eventually([&] { return log->hup_handled.load() == 1; }));
   ASSERT_TRUE(manager.stop()) << "the manager keeps running after a user handler";
+}
 
 // The manager core the Server shares: exits it declares planned (max_request) skip the back-off.
 TEST_F(Pool, POOL10_PlannedExitsAreRestartedAtOnceNotCountedAsCrashes) {
