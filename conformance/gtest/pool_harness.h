@@ -28,7 +28,10 @@
 #include <vector>
 
 #include "pool/manager.h"
+#include "procspec/event_loop.h"
 #include "procspec/pool.h"
+#include "procspec/signals.h"
+#include "procspec/timer.h"
 #include "procspec/user_process.h"
 #include "support/leak_check.h"
 #include "support/seed.h"

@@ -92,5 +92,74 @@ TEST_F(Pool, POOL13_UserProcessesAreSignalledTogetherWithWorkers) {
 }
 
 
+class TickingProcess : public UserProcess {
+ public:
+  explicit TickingProcess(std::atomic<int>* ticks, std::atomic<int>* shutdowns)
+      : UserProcess("ticker"), ticks_(ticks), shutdowns_(shutdowns) {}
+
+ protected:
+  // The seed's pattern: run() only arms a timer; the process's event loop keeps it going.
+  void run() override { (void)Timer::tick(5, [this](TimerId) { (*ticks_)++; }); }
+  void on_shutdown() override { (*shutdowns_)++; }
+
+ private:
+  std::atomic<int>* ticks_;
+  std::atomic<int>* shutdowns_;
+};
+
+TEST_F(Pool, POOL9_UserProcessTimersRunInItsEventLoopUntilSigterm) {
+  struct Log {
+    std::atomic<int> ticks, shutdowns;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  auto id = pool->add_process([&log] { return std::make_unique<TickingProcess>(&log->ticks, &log->shutdowns); });
+  ASSERT_TRUE(id);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->ticks.load() >= 3; }));
+  ASSERT_TRUE(manager.stop());
+  EXPECT_EQ(log->shutdowns.load(), 1);
+}
+
+class OwnSigterm : public UserProcess {
+ public:
+  explicit OwnSigterm(std::atomic<int>* handled, std::atomic<int>* registered)
+      : UserProcess("own-sigterm"), handled_(handled), registered_(registered) {}
+
+ protected:
+  void run() override {
+    // SIG-5: the user role may take SIGTERM; the handler replaces the default stop.
+    Status st = Signals::set(SIGTERM, [this](int) {
+      (*handled_)++;
+      EventLoop::current()->stop();
+    });
+    *registered_ = st ? 1 : 2;
+  }
+
+ private:
+  std::atomic<int>* handled_;
+  std::atomic<int>* registered_;
+};
+
+// spec: SIG-5 SIG-6
+TEST_F(Pool, POOL9_UserProcessOwnSigtermHandlerReplacesTheDefaultStop) {
+  struct Log {
+    std::atomic<int> handled, registered;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  auto id = pool->add_process([&log] { return std::make_unique<OwnSigterm>(&log->handled, &log->registered); });
+  ASSERT_TRUE(id);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->registered.load() != 0 && pool->get_process(*id).has_value(); }));
+  EXPECT_EQ(log->registered.load(), 1);
+  const pid_t first = *pool->get_process(*id);
+  ASSERT_EQ(::kill(first, SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { auto p = pool->get_process(*id); return log->handled.load() == 1 && p && *p != first; }));
+  ASSERT_TRUE(manager.stop());
+}
+
 }  // namespace
 }  // namespace procspec::test

@@ -16,7 +16,13 @@
 // write()s of its Message callback form one framed answer; unixsock — a datagram socketpair per
 // worker, send_message(data, id) reaches that worker.
 // A worker's default SIGTERM behaviour (ipc != none) is to finish its current message, run
-// WorkerStop and exit 0. Role of workers: pool_worker; of user processes: user.
+// WorkerStop and exit 0; SIGTERM is held while WorkerStart runs. A worker that registers its
+// own SIGTERM handler (signals.h) in WorkerStart replaces that default (SIG-5); the handler runs
+// between messages and may call stop(). With ipc none SIGTERM keeps its default action, as in
+// Swoole. Roles: the caller of start() is `manager` until it returns (SIG-3 applies to Start,
+// Shutdown and WorkerError), workers are `pool_worker`, user processes `user`.
+// Managers must be started from a single-threaded process (the signal mask is per thread, and
+// PR_SET_PDEATHSIG follows the forking thread).
 #include <sys/types.h>
 
 #include <chrono>

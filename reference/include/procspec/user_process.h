@@ -5,11 +5,14 @@
 // The owner registers a *factory*, not an object: the manager calls it in every new child, so
 // a process restarted after SIGTERM runs the work code as it is at that moment (POOL-9's "hot
 // restart": send SIGTERM to the user process, its on_shutdown runs, it exits, the manager starts
-// a fresh one). Lifecycle in the child: the factory builds the object, run() is called; when it
-// returns the process stays up, calling on_pipe_readable() for each message sent to it, until
-// SIGTERM; then on_shutdown() runs and the process exits 0. A long run() loop should poll
-// running() and return once it is false. An exception escaping run() or on_pipe_readable() goes
-// to on_exception() and the process exits 1 (and is restarted).
+// a fresh one). Lifecycle in the child (role `user`): an EventLoop is created, the factory builds
+// the object and run() is called — timers (Timer::tick) and fds it registers are served by that
+// loop once run() returns; the loop also delivers each message sent to the process to
+// on_pipe_readable(). SIGTERM stops the loop; then on_shutdown() runs and the process exits 0.
+// A run() that loops instead of returning should poll running() and return once it is false.
+// A SIGTERM handler that run() registers through signals.h replaces the default stop (SIG-5);
+// it ends the process with EventLoop::current()->stop(). An exception escaping run() or
+// on_pipe_readable() goes to on_exception() and the process exits 1 (and is restarted).
 #include <exception>
 #include <functional>
 #include <memory>

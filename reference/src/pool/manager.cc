@@ -15,6 +15,7 @@
 
 #include "base/after_fork.h"
 #include "procspec/log.h"
+#include "procspec/signals.h"
 
 namespace procspec::detail {
 namespace {
@@ -72,6 +73,9 @@ Status Manager::run(const ManagerHooks& hooks) {
       log_error(std::string("manager: poll: ") + ::strerror(errno));
     }
     for (int signo : signals_->drain()) on_signal(signo);
+    // Handlers user code registered through signals.h (any signal the manager role does not
+    // reserve): their delivery interrupted the poll above.
+    Signals::dispatch();
     // Every wake-up reaps everything: SIGCHLD coalesces, and a deadline wake-up may find exits
     // whose signal is still queued behind it (WAIT-7).
     reap_all();

@@ -12,6 +12,7 @@
 #include "pool/pool_impl.h"
 #include "pool/worker_stop.h"
 #include "procspec/log.h"
+#include "procspec/role.h"
 
 namespace procspec {
 namespace {
@@ -141,7 +142,11 @@ Status Pool::start() {
     if (impl.on_worker_error && (e.code != 0 || e.signal != 0)) impl.on_worker_error(*impl.self, WorkerExit{e.id, e.pid, e.code, e.signal});
   };
   impl.master_pid = ::getpid();
+  // The calling process is the manager until start() returns (SIG-3 applies to its callbacks).
+  const Role previous_role = current_role();
+  set_current_role(Role::manager);
   Status st = impl.manager->run(hooks);
+  set_current_role(previous_role);
   impl.master_pid = 0;
   impl.manager.reset();
   impl.pipes.clear();

@@ -15,6 +15,8 @@
 #include "pool/pool_impl.h"
 #include "pool/worker_stop.h"
 #include "procspec/log.h"
+#include "procspec/role.h"
+#include "procspec/signals.h"
 
 namespace procspec::detail {
 namespace {
@@ -35,10 +37,12 @@ void msgqueue_loop(Pool& pool, Pool::Impl& impl) {
   // SIGTERM stays unblocked here (see worker_stop.h): the handler only sets the flag and
   // SA_RESTART resumes the restartable calls a Message callback makes.
   unblock_stop_signal();
+  Signals::dispatch();  // a SIGTERM held since fork reaches a worker's own handler now
   while (!stop_requested()) {
     ssize_t n = ::msgrcv(impl.msqid, buf.get(), cap, 0, 0);
     const int err = errno;
     if (n < 0) {
+      if (err == EINTR) Signals::dispatch();  // a worker's own handlers (SIG-5)
       if (stop_requested() || err == EINTR) continue;
       if (err == E2BIG) {
         // msgmax was raised after we read it: drop the one oversized message, keep going (MQ-7).
@@ -133,9 +137,12 @@ void unixsock_loop(Pool& pool, Pool::Impl& impl, int id) {
 }  // namespace
 
 int run_pool_worker(Pool& pool, Pool::Impl& impl, int id) {
+  set_current_role(Role::pool_worker);
   impl.worker_id = id;
   keep_child_pipe_ends(impl, id);
-  // With a receive loop the worker stops between messages (default SIGTERM behaviour). Without
+  // With a receive loop the worker stops between messages (default SIGTERM behaviour); a
+  // SIGTERM handler the worker registers through signals.h in WorkerStart replaces that (SIG-5)
+  // and runs between messages; it may call Pool::stop(). Without
   // one (ipc none) WorkerStart is the whole worker and SIGTERM keeps its default action, as in
   // Swoole; such a worker may install its own handler.
   const bool has_loop = impl.options.ipc != PoolIpc::none;

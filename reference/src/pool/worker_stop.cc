@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "procspec/signals.h"
+
 namespace procspec::detail {
 namespace {
 // The one process-wide fact a signal handler may touch.
@@ -47,6 +49,8 @@ bool wait_readable_or_stop(int fd) noexcept {
     int rc = ::ppoll(&p, 1, nullptr, &during);
     if (rc > 0) return true;
     if (rc < 0 && errno != EINTR) return false;
+    // A handler registered through signals.h (a worker's own SIGTERM handler, SIG-5) runs here.
+    Signals::dispatch();
   }
   return false;
 }

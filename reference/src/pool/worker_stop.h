@@ -22,6 +22,8 @@ void block_stop_signal() noexcept;
 void unblock_stop_signal() noexcept;
 // Waits until fd is readable or a stop was requested; SIGTERM is unblocked only while waiting.
 // Returns true if readable.
+// Handlers registered through signals.h (e.g. a worker's own SIGTERM handler, which replaces
+// the default stop — SIG-5) run here when their signal interrupts the wait.
 bool wait_readable_or_stop(int fd) noexcept;
 
 }  // namespace procspec::detail
