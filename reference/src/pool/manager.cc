@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "base/after_fork.h"
+#include "loop/signal_internal.h"
 #include "procspec/log.h"
 #include "procspec/signals.h"
 
@@ -68,13 +69,14 @@ Status Manager::run(const ManagerHooks& hooks) {
   for (;;) {
     if (shutdown_requested_ && phase_ == Phase::running) begin_shutdown();
     if (phase_ == Phase::stopping && table_.running_count() == 0) break;
-    pollfd p{signals_->fd(), POLLIN, 0};
-    if (::poll(&p, 1, poll_timeout_ms()) < 0 && errno != EINTR) {
+    // The second fd: handlers user code registered through signals.h (signals the manager role
+    // does not reserve) are announced on the signal pipe; the pipe exists once one was set.
+    pollfd p[2] = {{signals_->fd(), POLLIN, 0}, {signal_pipe_read_fd(), POLLIN, 0}};
+    const nfds_t n = p[1].fd >= 0 ? 2 : 1;
+    if (::poll(p, n, poll_timeout_ms()) < 0 && errno != EINTR) {
       log_error(std::string("manager: poll: ") + ::strerror(errno));
     }
     for (int signo : signals_->drain()) on_signal(signo);
-    // Handlers user code registered through signals.h (any signal the manager role does not
-    // reserve): their delivery interrupted the poll above.
     Signals::dispatch();
     // Every wake-up reaps everything: SIGCHLD coalesces, and a deadline wake-up may find exits
     // whose signal is still queued behind it (WAIT-7).
