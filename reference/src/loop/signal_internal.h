@@ -11,6 +11,11 @@ Status set_signal_internal(int signo, SignalHandler handler);
 Status ignore_signal_internal(int signo);
 Status remove_signal_internal(int signo);
 
+// The read end of the signal pipe (readable when a handled signal arrived), or -1 if no handler
+// was ever registered. For loops that are not an EventLoop — the Pool/Server manager polls it
+// beside its signalfd so a user handler never waits for the next unrelated wake-up.
+int signal_pipe_read_fd() noexcept;
+
 // Creates the process's signal pipe now (it lives until exit); tests call it before taking
 // their fd snapshot.
 Status ensure_signal_state();

@@ -297,6 +297,11 @@ Status remove_signal_internal(int signo) {
   return uninstall(signo, "remove_signal_internal");
 }
 
+int signal_pipe_read_fd() noexcept {
+  SignalState* s = g_state.load();
+  return s ? s->read_end.get() : -1;
+}
+
 Status ensure_signal_state() {
   auto s = state();
   if (!s) return forward_error(std::move(s).error());
