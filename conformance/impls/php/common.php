@@ -1,5 +1,6 @@
 <?php
-// Shared by the pcntl driver's files: JSON lines, symbolic errno names, warning capture.
+// Shared by the PHP drivers (pcntl, swoole): JSON lines, symbolic errno names, warning capture.
+// Needs nothing beyond PHP core, so it loads whichever extensions are present.
 declare(strict_types=1);
 
 const EXIT_UNSUPPORTED = 77;
@@ -27,9 +28,12 @@ function emit(array $fields): void
     fwrite(STDOUT, json_encode($fields, JSON_UNESCAPED_SLASHES) . "\n");
 }
 
+// The implementation name for messages; each driver sets it first.
+$GLOBALS['procspec_driver_name'] = 'php';
+
 function unsupported(string $why): int
 {
-    fwrite(STDERR, "pcntl driver: unsupported: $why\n");
+    fwrite(STDERR, "{$GLOBALS['procspec_driver_name']} driver: unsupported: $why\n");
     return EXIT_UNSUPPORTED;
 }
 
@@ -39,11 +43,12 @@ function usage_error(string $synopsis): int
     return EXIT_USAGE;
 }
 
-// "warned" = PHP raised a warning/notice, which is what a pcntl user sees. Every one is still
+// "warned" = PHP raised a warning/notice, which is what a PHP user sees. Every one is still
 // printed to stderr so nothing is hidden; Warnings::take() tells whether any arrived since.
 final class Warnings
 {
     private static int $count = 0;
+    private static ?string $last = null;
 
     public static function install(): void
     {
@@ -52,15 +57,25 @@ final class Warnings
                 return true; // silenced with @ on purpose (e.g. EAGAIN of a shared accept)
             }
             self::$count++;
+            self::$last = $message;
             fwrite(STDERR, "PHP warning ($no): $message\n");
             return true;
         });
+    }
+
+    // The text of the most recent warning (what a user would read), or null.
+    public static function lastMessage(): ?string
+    {
+        return self::$last;
     }
 
     public static function take(): bool
     {
         $warned = self::$count > 0;
         self::$count = 0;
+        if (!$warned) {
+            self::$last = null;
+        }
         return $warned;
     }
 }
@@ -72,51 +87,6 @@ function int_arg(array $args, int $i): ?int
         return null;
     }
     return (int) $args[$i];
-}
-
-// Reaps $pid, bounded by $seconds; kills it first if it does not end in time. Returns the wait
-// status or null.
-function reap(int $pid, float $seconds = 5.0): ?int
-{
-    $deadline = microtime(true) + $seconds;
-    while (microtime(true) < $deadline) {
-        $r = pcntl_waitpid($pid, $status, WNOHANG);
-        if ($r === $pid) {
-            return $status;
-        }
-        if ($r < 0 && pcntl_get_last_error() !== PCNTL_EINTR) {
-            return null;
-        }
-        usleep(2000);
-    }
-    posix_kill($pid, SIGKILL);
-    pcntl_waitpid($pid, $status);
-    return $status;
-}
-
-// Forks a child that runs $fn and exits with its return value (0 if none). The child never
-// returns into the caller's code.
-function fork_child(callable $fn): int
-{
-    $pid = pcntl_fork();
-    if ($pid < 0) {
-        fwrite(STDERR, "pcntl driver: fork failed: " . pcntl_strerror(pcntl_get_last_error()) . "\n");
-        exit(1);
-    }
-    if ($pid === 0) {
-        $code = $fn();
-        exit(is_int($code) ? $code : 0);
-    }
-    return $pid;
-}
-
-function status_fields(int $pid, int $status): array
-{
-    return [
-        'pid' => $pid,
-        'code' => pcntl_wifexited($status) ? pcntl_wexitstatus($status) : 0,
-        'signal' => pcntl_wifsignaled($status) ? pcntl_wtermsig($status) : 0,
-    ];
 }
 
 function msgmax(): int
