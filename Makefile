@@ -36,6 +36,7 @@ conformance: build ## GoogleTest (ctest) + Bats against IMPL; closes with "N pas
 	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp conformance/bats || true
 	@mv $(REPORTS)/bats.tmp/report.xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml 2>/dev/null || true
 	@rm -rf $(REPORTS)/bats.tmp
+	@scripts/spec_coverage.py
 	scripts/junit_summary.py $(REPORTS)/gtest-$(PRESET).xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
 
 sanitize: ## the conformance suite under clang ASan+UBSan, then TSan
@@ -50,6 +51,7 @@ bench: ## the main job: benchmarks -> results/latest/*.json, then the report (FU
 	scripts/deps.sh build bench
 	$(MAKE) --no-print-directory build PRESET=release
 	scripts/run_bench.sh $(if $(FULL),full,quick)
+	scripts/server_bench.py $(if $(FULL),full,quick)
 	$(MAKE) --no-print-directory report
 
 report: ## results/latest/*.json -> results/REPORT.md and plots

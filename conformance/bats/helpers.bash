@@ -59,3 +59,65 @@ json_lines_are() {
   printf '%s\n' "$output" | grep -E '^\{' | jq -s -e "$1" >/dev/null ||
     { echo "expected: $1"; echo "output: $output"; false; }
 }
+
+# --- servers (SPEC IUT echo-server) -----------------------------------------------------------
+BUILD_DIR=${PROCSPEC_BUILD_DIR:-$ROOT/build/release}
+TCP_CLIENT="$BUILD_DIR/conformance/tcp_client"
+
+tcp_client() {
+  timeout 60 "$TCP_CLIENT" "$@"
+}
+
+# start_server ARGS...: starts `driver echo-server ARGS` in the background, sets SERVER_PID and
+# SERVER_PORT. Exit 77 (mode or channel unsupported) skips the test.
+start_server() {
+  SERVER_OUT=$(mktemp)
+  "$DRIVER" echo-server "$@" >"$SERVER_OUT" 2>"$SERVER_OUT.err" 3>&- &
+  SERVER_PID=$!
+  local i line=""
+  for ((i = 0; i < 100; i++)); do
+    line=$(head -n 1 "$SERVER_OUT")
+    [[ $line == listening* ]] && break
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      wait "$SERVER_PID" && rc=0 || rc=$?
+      SERVER_PID=""
+      [[ $rc -eq 77 ]] && skip "echo-server $* unsupported by $IMPL"
+      echo "echo-server $* exited $rc: $(cat "$SERVER_OUT.err")" >&2
+      return 1
+    fi
+    sleep 0.05
+  done
+  [[ $line == listening* ]] || { echo "no 'listening PORT' from echo-server $*" >&2; return 1; }
+  SERVER_PORT=${line#listening }
+}
+
+# stop_server: SIGTERM to the recorded pid; fails if it does not exit 0 within 10 s.
+stop_server() {
+  [[ -n ${SERVER_PID:-} ]] || return 0
+  local pid=$SERVER_PID rc=0 i
+  SERVER_PID=""
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    echo "echo-server $pid ignored SIGTERM for 10 s" >&2
+    return 1
+  fi
+  wait "$pid" || rc=$?
+  rm -f "$SERVER_OUT" "$SERVER_OUT.err"
+  [[ $rc -eq 0 ]] || { echo "echo-server exited $rc after SIGTERM" >&2; return 1; }
+}
+
+# descendants PID: every process below PID (for fault tests that kill a worker).
+descendants() {
+  local kids
+  kids=$(ps -o pid= --ppid "$1" 2>/dev/null || true)
+  for k in $kids; do
+    echo "$k"
+    descendants "$k"
+  done
+}
