@@ -11,8 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 read -ra impls <<<"${*:-reference pcntl swoole}"
 out=build/reports/compare
-loadgen=${PROCSPEC_LOADGEN:-${PROCSPEC_BUILD_DIR:-build/release}/bench/server_loadgen}
+loadgen=${PROCSPEC_BUILD_DIR:-build/release}/bench/server_loadgen
 status=0
+serving=()
 
 # SPEC.md lives beside the repository (../shared); in a git worktree, beside the main checkout.
 find_spec() {
@@ -65,11 +66,22 @@ for impl in "${impls[@]}"; do
   else
     status=1
   fi
-  python3 scripts/compare_server.py --driver "$driver" --info "$dir/info.json" --out "$dir/server.json" \
-    --loadgen "$loadgen" || status=1
+  python3 scripts/compare_server.py --driver "$driver" --info "$dir/info.json" --out "$dir/server.json" || status=1
+  if jq -e '[.runs[] | select(.echo == "ok")] | length > 0' "$dir/server.json" >/dev/null 2>&1; then
+    serving+=(--impl "$impl")
+  fi
 done
+
+# Load figures, side by side, for every implementation whose echo-server works (with the epoll
+# floor of the same pass), by the bench's own runner and load generator.
 if [[ ! -x "$loadgen" ]]; then
-  echo "compare: $loadgen is not built (bench issue); server load figures skipped, echo checks only"
+  echo "compare: $loadgen is not built; server load figures skipped (echo checks only)"
+elif [[ ${#serving[@]} -eq 0 ]]; then
+  echo "compare: no implementation's echo-server works; server load figures skipped"
+else
+  echo "== compare: server load (${PROCSPEC_COMPARE_PROFILE:-smoke} profile)"
+  scripts/server_bench.py "${PROCSPEC_COMPARE_PROFILE:-smoke}" "${serving[@]}" --out "$out/server_bench.json" ||
+    echo "compare: server_bench reported errors (see the matrix)"
 fi
 
 spec=$(find_spec)

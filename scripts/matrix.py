@@ -145,31 +145,52 @@ def probes_table(impls, infos):
     return lines
 
 
-def server_tables(impls, servers):
-    """echo-server checks per mode/framing, then any numeric load figures, side by side."""
-    checks, figures = {}, {}
+def echo_table(impls, servers):
+    """echo-server checks (scripts/compare_server.py) per mode and framing, side by side."""
+    checks = {}
     for impl in impls:
         for run in (servers.get(impl) or {}).get("runs", []):
             key = f"{run.get('mode')} · {run.get('workers')} workers · {run.get('framing')}"
             checks.setdefault(key, {})[impl] = run.get("echo", "?")
-            for metric, value in (run.get("load") or {}).items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    figures.setdefault((key, metric), {})[impl] = value
     if not checks:
         return ["No echo-server checks were recorded."]
     lines = ["| echo-server | " + " | ".join(impls) + " |", "| --- | " + " | ".join("---" for _ in impls) + " |"]
     for key, row in checks.items():
         lines.append(f"| {key} | " + " | ".join(row.get(impl, NOT_RUN) for impl in impls) + " |")
-    notes = [f"{impl}: {servers[impl]['load_note']}" for impl in impls if (servers.get(impl) or {}).get("load_note")]
-    lines.append("")
-    if figures:
-        lines += ["| load figure | " + " | ".join(impls) + " |",
-                  "| --- | " + " | ".join("---:" for _ in impls) + " |"]
-        for (key, metric), row in figures.items():
-            vals = [f"{row[impl]:.6g}" if impl in row else NOT_RUN for impl in impls]
-            lines.append(f"| {key} · {metric} | " + " | ".join(vals) + " |")
-    if notes:
-        lines += ["Load figures:", ""] + [f"- {note}" for note in notes]
+    return lines
+
+
+def load_cell(run):
+    if "error" in run:
+        return "error: " + str(run["error"]).replace("|", "/").splitlines()[0][:80]
+    parts = [f"{run['req_s']:.0f} req/s" if isinstance(run.get("req_s"), (int, float)) else None,
+             f"p99 {run['p99_us']:.0f} µs" if isinstance(run.get("p99_us"), (int, float)) else None,
+             f"{run['server_cpu_us_per_req']:.1f} µs CPU/req"
+             if isinstance(run.get("server_cpu_us_per_req"), (int, float)) else None]
+    return " · ".join(p for p in parts if p) or "?"
+
+
+def load_table(impls, bench):
+    """scripts/server_bench.py's runs: one row per configuration, implementations side by side."""
+    if not bench:
+        return ["No load figures: bench/server_loadgen was not built or no echo-server worked."]
+    rows, floor = {}, []
+    for run in bench.get("runs", []):
+        if run.get("impl") == "floor":
+            floor.append(run)
+            continue
+        key = (run.get("mode"), run.get("ipc"), run.get("workers"), run.get("size"), run.get("conns"))
+        rows.setdefault(key, {})[run.get("impl")] = load_cell(run)
+    lines = [f"Profile `{bench.get('profile', '?')}`, one pass; server CPU = the whole server tree's CPU "
+             "time per request (the figure that compares implementations on 2 vCPUs).", "",
+             "| mode | ipc | workers | bytes | conns | " + " | ".join(impls) + " |",
+             "| --- | --- | ---: | ---: | ---: | " + " | ".join("---" for _ in impls) + " |"]
+    for (mode, ipc, workers, size, conns), row in sorted(rows.items(), key=lambda kv: [str(k) for k in kv[0]]):
+        lines.append(f"| {mode} | {ipc} | {workers} | {size} | {conns} | "
+                     + " | ".join(row.get(impl, NOT_RUN) for impl in impls) + " |")
+    for run in floor:
+        lines += ["", f"Floor (minimal epoll echo, same pass, {run.get('size')} B, {run.get('conns')} conns): "
+                  + load_cell(run)]
     return lines
 
 
@@ -191,7 +212,8 @@ def render(impls, report_dir, spec_text):
         out += ["", f"{impl}: unavailable — {reason}"]
     out += ["", "## Tests × implementations", ""] + results_table(impls, results)
     out += ["", "## Probes each driver implements", ""] + probes_table(impls, infos)
-    out += ["", "## Servers", ""] + server_tables(impls, servers)
+    out += ["", "## Servers", ""] + echo_table(impls, servers)
+    out += ["", "### Load", ""] + load_table(impls, read_json(report_dir / "server_bench.json"))
     if known:
         out += ["", "## Documented Swoole differences (SPEC **Swoole:** entries)", ""]
         out += [f"- {sid}: {note}" for sid, note in known.items()]

@@ -103,6 +103,19 @@ class Cells(unittest.TestCase):
         self.assertIn("swoole: unavailable — not installed", text)
         self.assertIn("- WAIT-4: 6.x returns false on EINTR.", text)
 
+    def test_load_figures_side_by_side_with_errors_shown(self):
+        bench = {"profile": "smoke", "runs": [
+            {"impl": "reference", "mode": "base", "ipc": "none", "workers": 1, "size": 1024, "conns": 50,
+             "req_s": 41000.4, "p99_us": 2100, "server_cpu_us_per_req": 12.34},
+            {"impl": "pcntl", "mode": "base", "ipc": "none", "workers": 1, "size": 1024, "conns": 50,
+             "error": "no 'listening PORT' line"},
+            {"impl": "floor", "mode": "epoll-echo", "ipc": "none", "workers": 1, "size": 1024, "conns": 50,
+             "req_s": 60000, "p99_us": 900, "server_cpu_us_per_req": 8.0}]}
+        lines = matrix.load_table(["reference", "pcntl"], bench)
+        self.assertIn("| base | none | 1 | 1024 | 50 | 41000 req/s · p99 2100 µs · 12.3 µs CPU/req | "
+                      "error: no 'listening PORT' line |", lines)
+        self.assertTrue(any(line.startswith("Floor") and "60000 req/s" in line for line in lines))
+
 
 @unittest.skipUnless(shutil.which("bats") and shutil.which("jq"), "bats and jq are needed")
 class FakeDriverThroughBats(unittest.TestCase):
