@@ -63,7 +63,7 @@ final class Warnings
         });
     }
 
-    // The text of the most recent warning (what a user would read), or null.
+    // The text of the latest warning since the last take() (what a user would read), or null.
     public static function lastMessage(): ?string
     {
         return self::$last;
@@ -73,9 +73,7 @@ final class Warnings
     {
         $warned = self::$count > 0;
         self::$count = 0;
-        if (!$warned) {
-            self::$last = null;
-        }
+        self::$last = null;
         return $warned;
     }
 }
@@ -87,6 +85,27 @@ function int_arg(array $args, int $i): ?int
         return null;
     }
     return (int) $args[$i];
+}
+
+// Linux signal numbers by name: probes take "SIGUSR1" or "10". Kept here because PHP defines the
+// SIG* constants only with ext/pcntl (Swoole defines them only when pcntl is absent).
+const SIGNAL_NUMBERS = [
+    'SIGHUP' => 1, 'SIGINT' => 2, 'SIGQUIT' => 3, 'SIGILL' => 4, 'SIGTRAP' => 5, 'SIGABRT' => 6, 'SIGBUS' => 7,
+    'SIGFPE' => 8, 'SIGKILL' => 9, 'SIGUSR1' => 10, 'SIGSEGV' => 11, 'SIGUSR2' => 12, 'SIGPIPE' => 13,
+    'SIGALRM' => 14, 'SIGTERM' => 15, 'SIGSTKFLT' => 16, 'SIGCHLD' => 17, 'SIGCONT' => 18, 'SIGSTOP' => 19,
+    'SIGTSTP' => 20, 'SIGTTIN' => 21, 'SIGTTOU' => 22, 'SIGURG' => 23, 'SIGXCPU' => 24, 'SIGXFSZ' => 25,
+    'SIGVTALRM' => 26, 'SIGPROF' => 27, 'SIGWINCH' => 28, 'SIGIO' => 29, 'SIGPWR' => 30, 'SIGSYS' => 31,
+];
+
+// A signal argument ("SIGTERM", "TERM" or "15") as its number, or null.
+function signal_arg(array $args, int $i): ?int
+{
+    $text = $args[$i] ?? '';
+    if (preg_match('/^-?\d+$/', $text) === 1) {
+        return (int) $text;
+    }
+    $name = strtoupper($text);
+    return SIGNAL_NUMBERS[$name] ?? SIGNAL_NUMBERS["SIG$name"] ?? null;
 }
 
 function msgmax(): int

@@ -16,7 +16,7 @@ function probe_wait_exit(array $args): int
 
 function probe_wait_signal(array $args): int
 {
-    $sig = int_arg($args, 0);
+    $sig = signal_arg($args, 0);
     if ($sig === null) {
         return usage_error('probe wait-signal SIG');
     }
@@ -106,7 +106,7 @@ function missing_pid(): int
 
 function probe_kill_missing(array $args): int
 {
-    $sig = int_arg($args, 0) ?? SIGTERM;
+    $sig = signal_arg($args, 0) ?? 15; // default SIGTERM
     $pid = missing_pid();
     Warnings::take();
     $ok = posix_kill($pid, $sig);
@@ -181,7 +181,7 @@ function probe_queue_modes(array $args): int
 function signal_probe(string $probe, array $args, callable $act): int
 {
     $role = $args[0] ?? '';
-    $sig = int_arg($args, 1);
+    $sig = signal_arg($args, 1);
     if ($role === '' || $sig === null) {
         return usage_error("probe $probe ROLE SIG");
     }
@@ -193,7 +193,7 @@ function signal_probe(string $probe, array $args, callable $act): int
             $error = error_get_last();
             if ($error !== null && $error['type'] === E_ERROR) {
                 emit(['role' => $role, 'signal' => $sig, 'ok' => false, 'warned' => true,
-                      'role_alive' => false, 'fatal' => $error['message']]);
+                      'role_alive' => false, 'message' => 'PHP Fatal error: ' . $error['message']]);
             }
         });
         Warnings::take();
@@ -204,9 +204,10 @@ function signal_probe(string $probe, array $args, callable $act): int
             $ok = false;
             $error = $e->getMessage();
         }
+        $message = $error ?? Warnings::lastMessage();
         $fields = ['role' => $role, 'signal' => $sig, 'ok' => $ok, 'warned' => Warnings::take(), 'role_alive' => true];
-        if ($error !== null) {
-            $fields['exception'] = $error;
+        if ($message !== null) {
+            $fields['message'] = $message;
         }
         emit($fields);
         return 0;
@@ -256,5 +257,47 @@ function probe_exec(array $args): int
     unlink($out);
     $ok = $status !== null && pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0;
     emit(['ok' => $ok, 'output' => $output]);
+    return 0;
+}
+
+// SIG-6: PHP runs pcntl handlers from the VM (pcntl_async_signals), never in the signal context.
+function probe_signal_wait(array $args): int
+{
+    $sig = signal_arg($args, 0);
+    if ($sig === null) {
+        return usage_error('probe signal-wait SIG');
+    }
+    $ran = false;
+    pcntl_async_signals(true);
+    pcntl_signal($sig, static function (int $signo) use (&$ran): void {
+        $ran = true;
+    });
+    emit(['ready' => true, 'pid' => getmypid()]);
+    for ($deadline = microtime(true) + 15; !$ran && microtime(true) < $deadline;) {
+        usleep(10000);
+    }
+    emit(['handler_ran' => $ran, 'signal' => $sig]);
+    return $ran ? 0 : 1;
+}
+
+// TMR-4 with what pcntl has: a pending pcntl_alarm and a pcntl_signal handler in the parent, then
+// what a forked child inherits. pcntl has no timers (child_timers is 0 by construction).
+function probe_fork_clean(array $args): int
+{
+    pcntl_signal(SIGUSR1, static function (): void {
+    });
+    pcntl_alarm(100);
+    $child = fork_child(static function (): int {
+        $handlers = 0;
+        for ($sig = 1; $sig < 32; $sig++) { // pcntl_signal_get_handler accepts 1..31 only
+            if ($sig !== SIGKILL && $sig !== SIGSTOP && is_callable(@pcntl_signal_get_handler($sig))) {
+                $handlers++;
+            }
+        }
+        emit(['child_timers' => 0, 'child_alarm' => pcntl_alarm(0) > 0, 'child_handlers' => $handlers]);
+        return 0;
+    });
+    reap($child);
+    pcntl_alarm(0);
     return 0;
 }

@@ -11,6 +11,8 @@
 // | signal-register/-unregister | Process::signal in the role's process: plain, Server (PROCESS)   |
 // |                             | master/manager/worker/task_worker/addProcess user, Pool worker   |
 // | alarm-*, timer-*            | Process::alarm, Swoole\Timer::after / ::clear, Swoole\Event::wait |
+// | alarm-carry                 | Process::alarm(usec, type), read back with getitimer via ext/ffi |
+// | fork-clean, signal-wait     | Timer::list() in a child; Process::signal + Event::wait          |
 // | pool-*                      | Swoole\Process\Pool events WorkerStart/Message/Shutdown          |
 // | frame                       | a BASE Server with the protocol settings, fed by a client        |
 // | echo-server base|process    | Swoole\Server SWOOLE_BASE / SWOOLE_PROCESS; THREAD mode → 77     |
@@ -51,6 +53,9 @@ const PROBES = [
     'timer-after-alarm' => 'probe_timer_after_alarm',
     'alarm-clear-after-timer' => 'probe_alarm_clear_after_timer',
     'timer-order' => 'probe_timer_order',
+    'alarm-carry' => 'probe_alarm_carry',
+    'fork-clean' => 'probe_fork_clean',
+    'signal-wait' => 'probe_signal_wait',
     'pool-restart' => 'probe_pool_restart',
     'pool-shutdown' => 'probe_pool_shutdown',
     'pool-send-missing' => 'probe_pool_send_missing',

@@ -18,7 +18,7 @@ function probe_wait_exit(array $args): int
 
 function probe_wait_signal(array $args): int
 {
-    $sig = int_arg($args, 0);
+    $sig = signal_arg($args, 0);
     if ($sig === null) {
         return usage_error('probe wait-signal SIG');
     }
@@ -107,7 +107,7 @@ function probe_wait_eintr(array $args): int
 
 function probe_kill_missing(array $args): int
 {
-    $sig = int_arg($args, 0) ?? SIGTERM;
+    $sig = signal_arg($args, 0) ?? 15; // default SIGTERM
     $child = sw_start(static fn () => 0);
     sw_reap($child->pid); // its pid now names no process
     Warnings::take();

@@ -102,13 +102,14 @@ function host_role(string $role, callable $report): void
 function signal_probe(string $probe, array $args, callable $act): int
 {
     $role = $args[0] ?? '';
-    $sig = int_arg($args, 1);
+    $sig = signal_arg($args, 1);
     if (!in_array($role, ROLES, true) || $sig === null) {
         return usage_error("probe $probe ROLE SIG  (ROLE: " . implode(', ', ROLES) . ')');
     }
     $fields = in_role($role, static function () use ($sig, $act): array {
         $ok = $act($sig);
-        return ['ok' => $ok, 'warned' => Warnings::take()];
+        $message = Warnings::lastMessage();
+        return ['ok' => $ok, 'warned' => Warnings::take(), 'message' => $message];
     });
     emit(['role' => $role, 'signal' => $sig] + ($fields ?? ['ok' => false, 'role_alive' => false]));
     return 0;
