@@ -125,7 +125,9 @@ function run_manager(\Socket $listener, callable $newDecoder, int $workers): int
     $clean = true;
     foreach (array_keys($pids) as $pid) {
         $status = reap($pid, 3.0); // max_wait_time 3 s, then SIGKILL
-        $clean = $clean && $status !== null && pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0;
+        // A worker SIGTERMed before its handler was installed ended as asked: that is clean too.
+        $clean = $clean && $status !== null && ((pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0)
+            || (pcntl_wifsignaled($status) && pcntl_wtermsig($status) === SIGTERM));
     }
     socket_close($listener);
     return $clean ? 0 : 1;
