@@ -93,12 +93,25 @@ def cell_text(cell):
     return f"**{cell}**" if cell == FAIL else cell
 
 
-def results_table(impls, results):
+def spec_order(spec_text):
+    """Every ID in the order SPEC.md defines them (rows follow the spec, section by section)."""
+    ids = []
+    for line in spec_text.splitlines():
+        m = SPEC_ENTRY_RE.match(line)
+        if m and m.group(1) not in ids:
+            ids.append(m.group(1))
+    return ids
+
+
+def results_table(impls, results, order_ids=()):
     order = []
     for impl in impls:
         for name, _ in results.get(impl) or []:
             if name not in order:
                 order.append(name)
+    rank = {sid: i for i, sid in enumerate(order_ids)}
+    first = {name: i for i, name in enumerate(order)}
+    order.sort(key=lambda name: (rank.get(spec_id(name), len(rank)), first[name]))
     cells = {impl: dict(results.get(impl) or []) for impl in impls}
     lines = ["| spec | test | " + " | ".join(impls) + " |",
              "| --- | --- | " + " | ".join("---" for _ in impls) + " |"]
@@ -210,7 +223,7 @@ def render(impls, report_dir, spec_text):
                    if infos.get(impl) and infos[impl].get("available") is False]
     for impl, reason in unavailable:
         out += ["", f"{impl}: unavailable — {reason}"]
-    out += ["", "## Tests × implementations", ""] + results_table(impls, results)
+    out += ["", "## Tests × implementations", ""] + results_table(impls, results, spec_order(spec_text))
     out += ["", "## Probes each driver implements", ""] + probes_table(impls, infos)
     out += ["", "## Servers", ""] + echo_table(impls, servers)
     out += ["", "### Load", ""] + load_table(impls, read_json(report_dir / "server_bench.json"))

@@ -92,6 +92,13 @@ class Cells(unittest.TestCase):
                                            ("WAIT-2: b", "skipped", "needs two cores")))
         self.assertEqual(cells, {"WAIT-1: a": "unavailable", "WAIT-2: b": "skipped"})
 
+    def test_rows_follow_the_spec_order(self):
+        write_impl(self.dir, "reference", junit(("WAIT-5: missing pid", "ok", ""), ("IUT: info", "ok", ""),
+                                                ("WAIT-1: exit code", "ok", "")))
+        text = matrix.render(["reference"], self.dir, SPEC)
+        self.assertLess(text.index("| WAIT-1 |"), text.index("| WAIT-5 |"))
+        self.assertLess(text.index("| WAIT-5 |"), text.index("| IUT |"))
+
     def test_render_puts_implementations_side_by_side(self):
         write_impl(self.dir, "reference", junit(("WAIT-5: missing pid", "ok", "")),
                    {"name": "reference", "version": "0.1", "probes": ["kill-missing"]})
