@@ -128,18 +128,29 @@ class Cells(unittest.TestCase):
 class FakeDriverThroughBats(unittest.TestCase):
     """The whole path: the fake driver, the real Bats helpers, JUnit, the matrix."""
 
-    def test_fake_driver_cells(self):
+    def run_fake_bats(self, impl):
+        """{test name: cell} of fake.bats run against fixtures/IMPL/driver."""
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            out = tmp / "fake_impl"
+            out = tmp / impl
             out.mkdir()
-            env = dict(os.environ, IMPL="fake_impl", PROCSPEC_IMPLS_DIR=str(FIXTURES))
+            env = dict(os.environ, IMPL=impl, PROCSPEC_IMPLS_DIR=str(FIXTURES))
             # -F junit on stdout: Bats 1.8.2's --report-formatter file is written after bats exits.
             with open(out / "bats.xml", "wb") as report:
                 subprocess.run(["bats", "-F", "junit", str(FIXTURES / "fake.bats")], env=env, stdout=report,
                                stderr=subprocess.DEVNULL, timeout=60)
-            ET.parse(out / "bats.xml")  # well-formed
-            cells = dict(matrix.read_results(tmp, "fake_impl", {}))
+            root = ET.parse(out / "bats.xml").getroot()  # well-formed
+            self.skip_texts = [e.text or "" for e in root.iter("skipped")]
+            return dict(matrix.read_results(tmp, impl, {}))
+
+    def test_unavailable_implementation_is_skipped_with_its_reason(self):
+        cells = self.run_fake_bats("unavailable_impl")
+        self.assertEqual(set(cells.values()), {"unavailable"})
+        self.assertEqual(len(cells), 3)
+        self.assertEqual(set(self.skip_texts), {"unavailable_impl unavailable: its extension is not installed"})
+
+    def test_fake_driver_cells(self):
+        cells = self.run_fake_bats("fake_impl")
         self.assertEqual(cells["WAIT-1: wait reports the child's exit code"], "pass")
         self.assertEqual(cells["WAIT-3: wait with no children returns none"], "unsupported")
         self.assertEqual(cells["WAIT-5: kill of a missing pid fails with ESRCH"], "fail")
