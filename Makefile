@@ -10,6 +10,7 @@ IMPL ?= reference
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 FULL ?=
+IMPLS ?= reference pcntl swoole
 BUILD_DIR := build/$(PRESET)
 REPORTS := build/reports
 export PROCSPEC_BUILD_DIR := $(abspath $(BUILD_DIR))
@@ -18,7 +19,7 @@ export TSAN_OPTIONS ?= die_after_fork=0 halt_on_error=1 second_deadlock_stack=1
 export ASAN_OPTIONS ?= detect_leaks=1 abort_on_error=1
 export UBSAN_OPTIONS ?= print_stacktrace=1 halt_on_error=1
 
-.PHONY: deps build conformance gtest bats bench report fuzz sanitize clang help clean
+.PHONY: deps build conformance gtest bats bench report fuzz sanitize clang compare help clean
 
 deps: ## check/install the Debian packages for building and testing
 	scripts/deps.sh build test $(if $(filter asan tsan clang fuzz,$(PRESET)),sanitize)
@@ -66,8 +67,12 @@ fuzz: ## libFuzzer on the frame decoder for FUZZ_SECONDS (default 60)
 	build/fuzz/conformance/fuzz/frame_decoder_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  build/fuzz/corpus conformance/fuzz/corpus
 
+compare: build ## Bats + echo-server per implementation (IMPLS) -> results/IMPLEMENTATIONS.md
+	scripts/deps.sh php
+	scripts/compare.sh $(IMPLS)
+
 help: ## this list
-	@echo "procspec: make TARGET [PRESET=release] [IMPL=reference] [FULL=1] [FUZZ_SECONDS=60] [JOBS=n]"
+	@echo "procspec: make TARGET [PRESET=release] [IMPL=reference] [IMPLS='reference pcntl swoole'] [FULL=1] [FUZZ_SECONDS=60] [JOBS=n]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n",$$1,$$2}'
 
 clean: ## remove build/ (results/ are kept: they are committed)

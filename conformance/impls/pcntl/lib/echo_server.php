@@ -1,0 +1,175 @@
+<?php
+// `driver echo-server` in BASE style (SRV-BASE-1): pcntl_fork'ed workers accept on one shared
+// listening socket and each owns the connections it accepted; the original process is the manager
+// (restarts a worker that dies, SRV-BASE-2), or the only process when --workers 1.
+declare(strict_types=1);
+
+final class EchoWorker
+{
+    private bool $stopping = false;
+    /** @var array<int, array{0: \Socket, 1: Decoder}> */
+    private array $connections = [];
+
+    public function __construct(private \Socket $listener, private $newDecoder)
+    {
+    }
+
+    public function run(): int
+    {
+        pcntl_async_signals(true);
+        pcntl_signal(SIGTERM, function (): void {
+            $this->stopping = true;
+        });
+        while (!$this->stopping) {
+            $read = [$this->listener];
+            foreach ($this->connections as [$socket]) {
+                $read[] = $socket;
+            }
+            $write = $except = null;
+            if (@socket_select($read, $write, $except, 1) === false) {
+                continue; // EINTR: the loop condition sees a SIGTERM
+            }
+            foreach ($read as $socket) {
+                $socket === $this->listener ? $this->accept() : $this->serve($socket);
+            }
+        }
+        foreach (array_keys($this->connections) as $id) {
+            $this->close($id);
+        }
+        socket_close($this->listener);
+        return 0;
+    }
+
+    private function accept(): void
+    {
+        // Every worker polls the shared socket; the losers of the race get EAGAIN.
+        $socket = @socket_accept($this->listener);
+        if ($socket !== false) {
+            $this->connections[spl_object_id($socket)] = [$socket, ($this->newDecoder)()];
+        }
+    }
+
+    private function serve(\Socket $socket): void
+    {
+        $id = spl_object_id($socket);
+        $n = @socket_recv($socket, $data, 65536, 0);
+        if (!is_int($n) || $n <= 0) {
+            $this->close($id);
+            return;
+        }
+        [$packets, $closeReason] = $this->connections[$id][1]->feed($data);
+        foreach ($packets as $packet) {
+            if (!$this->sendAll($socket, $packet)) {
+                $this->close($id);
+                return;
+            }
+        }
+        if ($closeReason !== null) {
+            fwrite(STDERR, "echo-server: closing connection: $closeReason\n");
+            $this->close($id);
+        }
+    }
+
+    private function sendAll(\Socket $socket, string $data): bool
+    {
+        while ($data !== '') {
+            $n = @socket_write($socket, $data);
+            if ($n === false) {
+                return false;
+            }
+            $data = substr($data, $n);
+        }
+        return true;
+    }
+
+    private function close(int $id): void
+    {
+        socket_close($this->connections[$id][0]);
+        unset($this->connections[$id]);
+    }
+}
+
+function spawn_worker(\Socket $listener, callable $newDecoder): int
+{
+    return fork_child(static function () use ($listener, $newDecoder): int {
+        pcntl_signal(SIGTERM, SIG_DFL);
+        return (new EchoWorker($listener, $newDecoder))->run();
+    });
+}
+
+// The manager: restarts dead workers until SIGTERM, then stops and reaps every one of them.
+function run_manager(\Socket $listener, callable $newDecoder, int $workers): int
+{
+    $stopping = false;
+    // restart_syscalls=false: a blocking pcntl_wait must return on SIGTERM (SA_RESTART would resume it).
+    pcntl_async_signals(true);
+    pcntl_signal(SIGTERM, static function () use (&$stopping): void {
+        $stopping = true;
+    }, false);
+    $pids = [];
+    for ($id = 0; $id < $workers; $id++) {
+        $pids[spawn_worker($listener, $newDecoder)] = $id;
+    }
+    while (!$stopping) {
+        $pid = pcntl_wait($status);
+        if ($pid > 0 && isset($pids[$pid]) && !$stopping) {
+            $id = $pids[$pid];
+            unset($pids[$pid]);
+            fwrite(STDERR, "echo-server: worker $id (pid $pid) exited, status $status; restarting\n");
+            $pids[spawn_worker($listener, $newDecoder)] = $id;
+        }
+    }
+    foreach (array_keys($pids) as $pid) {
+        posix_kill($pid, SIGTERM);
+    }
+    $clean = true;
+    foreach (array_keys($pids) as $pid) {
+        $status = reap($pid, 3.0); // max_wait_time 3 s, then SIGKILL
+        // A worker SIGTERMed before its handler was installed ended as asked: that is clean too.
+        $clean = $clean && $status !== null && ((pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0)
+            || (pcntl_wifsignaled($status) && pcntl_wtermsig($status) === SIGTERM));
+    }
+    socket_close($listener);
+    return $clean ? 0 : 1;
+}
+
+function echo_server(array $args): int
+{
+    $synopsis = 'echo-server --mode base|process|thread --workers N --framing SPEC --ipc CHANNEL';
+    $opts = ['--mode' => 'base', '--workers' => '1', '--framing' => 'none', '--ipc' => 'uds-dgram'];
+    for ($i = 0; $i < count($args); $i += 2) {
+        if (!isset($opts[$args[$i]], $args[$i + 1])) {
+            return usage_error($synopsis);
+        }
+        $opts[$args[$i]] = $args[$i + 1];
+    }
+    if ($opts['--mode'] !== 'base') {
+        return unsupported("mode {$opts['--mode']}: pcntl has no reactor threads or master/worker channel, only BASE-style forked acceptors");
+    }
+    if (!in_array($opts['--ipc'], ['uds-dgram', 'uds-stream', 'sysvmsg', 'thread'], true)) {
+        return usage_error($synopsis);
+    }
+    $workers = (int) $opts['--workers'];
+    if ((string) $workers !== $opts['--workers'] || $workers < 1) {
+        fwrite(STDERR, "echo-server: --workers must be a positive integer\n");
+        return EXIT_USAGE;
+    }
+    $newDecoder = decoder_factory($opts['--framing']);
+    if (is_string($newDecoder)) {
+        fwrite(STDERR, "echo-server: settings error: $newDecoder\n");
+        return EXIT_USAGE;
+    }
+    pcntl_signal(SIGPIPE, SIG_IGN);
+    $listener = socket_create(AF_INET, SOCK_STREAM, SOL_TCP);
+    if ($listener === false || !socket_bind($listener, '127.0.0.1', 0) || !socket_listen($listener, 512)) {
+        fwrite(STDERR, "echo-server: cannot listen on 127.0.0.1:0: " . socket_strerror(socket_last_error()) . "\n");
+        return 1;
+    }
+    socket_set_nonblock($listener);
+    socket_getsockname($listener, $address, $port);
+    fwrite(STDOUT, "listening $port\n");
+    if ($workers === 1) {
+        return (new EchoWorker($listener, $newDecoder))->run();
+    }
+    return run_manager($listener, $newDecoder, $workers);
+}
