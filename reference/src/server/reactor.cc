@@ -262,9 +262,13 @@ void Reactor::abort(std::uint64_t session) {
 
 void Reactor::close_all() {
   stop_accepting();
-  std::vector<std::uint64_t> ids;
-  for (auto& [id, conn] : conns_) ids.push_back(id);
-  for (auto id : ids) (void)close(id);
+  for_each_session([this](std::uint64_t id) { (void)close(id); });
+}
+
+void Reactor::drain_reads() {
+  for_each_session([this](std::uint64_t id) {
+    if (auto* c = find(id)) on_readable(*c);
+  });
 }
 
 Connection* Reactor::find(std::uint64_t session) {

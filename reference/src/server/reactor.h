@@ -14,6 +14,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "procspec/event_loop.h"
 #include "procspec/framing.h"
@@ -82,12 +83,19 @@ class Reactor {
   // Graceful end: stop accepting, close every connection once its bytes are out.
   void close_all();
 
+  // Reads once from every connection (a graceful stop answers what clients already sent).
+  void drain_reads();
+
   Connection* find(std::uint64_t session);
   std::size_t size() const noexcept { return conns_.size(); }
   int id() const noexcept { return options_.reactor_id; }
+  // Calls f(session) for a snapshot of the sessions, so f may close or abort any of them.
   template <class F>
-  void for_each(F&& f) {
-    for (auto& [id, conn] : conns_) f(*conn);
+  void for_each_session(F&& f) {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(conns_.size());
+    for (auto& [id, conn] : conns_) ids.push_back(id);
+    for (auto id : ids) f(id);
   }
 
  private:
