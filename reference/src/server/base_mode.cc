@@ -30,7 +30,8 @@ class BaseMode final : public ModeRunner {
       worker_->begin_stop();
       return {};
     }
-    if (manager_) {  // called in the manager process itself
+    // manager_ points into the manager's stack; a forked worker holds a stale copy of it.
+    if (manager_ && ::getpid() == core_->manager_pid) {
       manager_->request_shutdown();
       return {};
     }
@@ -43,7 +44,7 @@ class BaseMode final : public ModeRunner {
       return fail(errc::wrong_role, "reload: a BASE server with one worker and nothing to manage is a single process "
                                     "and cannot reload (SRV-BASE-1)");
     }
-    if (manager_) {
+    if (manager_ && ::getpid() == core_->manager_pid) {
       manager_->request_reload({SlotKind::worker});
       return {};
     }
