@@ -35,7 +35,10 @@ def named_ids(tree: Path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--spec", default=str(ROOT.parent / "shared/SPEC.md"))
+    # shared/ sits beside the clone; a git worktree may be nested one level deeper.
+    candidates = [d / "shared/SPEC.md" for d in ROOT.parents]
+    default = next((c for c in candidates if c.exists()), candidates[0])
+    ap.add_argument("--spec", default=str(default))
     ap.add_argument("--strict", action="store_true")
     args = ap.parse_args()
     spec = Path(args.spec)

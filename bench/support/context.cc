@@ -1,6 +1,7 @@
 #include "support/context.h"
 
 #include <benchmark/benchmark.h>
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -8,6 +9,9 @@
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include "support/cpu.h"
+#include "support/placement.h"
 
 namespace procspec::bench {
 namespace {
@@ -53,15 +57,37 @@ void add_machine_context() {
   benchmark::AddCustomContext("msgmax", read_first_line("/proc/sys/kernel/msgmax"));
   benchmark::AddCustomContext("msgmnb", read_first_line("/proc/sys/kernel/msgmnb"));
   benchmark::AddCustomContext("wmem_max", read_first_line("/proc/sys/net/core/wmem_max"));
+  benchmark::AddCustomContext("wmem_default", read_first_line("/proc/sys/net/core/wmem_default"));
+  benchmark::AddCustomContext("mq_msgsize_max", read_first_line("/proc/sys/fs/mqueue/msgsize_max"));
+  benchmark::AddCustomContext("mq_msg_max", read_first_line("/proc/sys/fs/mqueue/msg_max"));
   benchmark::AddCustomContext("compiler", PROCSPEC_COMPILER);
   benchmark::AddCustomContext("procspec_build_type", PROCSPEC_BUILD_TYPE);
   benchmark::AddCustomContext("commit", git_commit());
+  benchmark::AddCustomContext("cpu_plan", cpu_plan().describe());
+}
+
+void add_placement_context() {
+  const Placement p = measure_placement();
+  if (!p.ok) {
+    benchmark::AddCustomContext("placement_error", p.error);
+    return;
+  }
+  benchmark::AddCustomContext("placement_ring_rtt_ns", std::to_string(static_cast<long long>(p.rtt_ns_p50)));
+  benchmark::AddCustomContext("placement_ring_rtt_p90_ns", std::to_string(static_cast<long long>(p.rtt_ns_p90)));
+  benchmark::AddCustomContext("placement_cpus", "benchmark on CPU " + std::to_string(p.self_cpu) + ", peer on CPU " +
+                                                    std::to_string(p.peer_cpu) +
+                                                    (p.self_cpu == p.peer_cpu ? " (shared)" : " (apart)"));
+  std::fprintf(stderr, "placement check: ring round trip %.0f ns (p90 %.0f ns), CPUs %d/%d\n", p.rtt_ns_p50,
+               p.rtt_ns_p90, p.self_cpu, p.peer_cpu);
 }
 
 int run_main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // A peer that dies must surface as an error (EPIPE) in the benchmark, not kill it.
+  ::signal(SIGPIPE, SIG_IGN);
   add_machine_context();
+  add_placement_context();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -3,6 +3,7 @@
 #include "procspec/signals.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -274,6 +275,41 @@ TEST_F(SignalsTest, SIG6_HandlerRunsInTheLoopNotInSignalContext) {
   EXPECT_TRUE(on_loop_thread);
   EXPECT_TRUE(not_in_handler);
   EXPECT_TRUE(apis_ok);
+  EXPECT_EQ(wait_child(sender).code, 0);
+}
+
+// Without a running loop: a blocking call interrupted by a handled signal fails with EINTR (no
+// SA_RESTART), and Signals::dispatch() then runs the handler on the caller (what WAIT-4 builds on).
+TEST_F(SignalsTest, SIG6_BlockingCallSeesEintrAndDispatchRunsTheHandler) {
+  int ran = 0;
+  ASSERT_TRUE(Signals::set(SIGUSR1, [&](int) { ++ran; }));
+  int idle[2], stop[2];
+  ASSERT_EQ(::pipe2(idle, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  UniqueFd idle_read(idle[0]), idle_write(idle[1]), stop_read(stop[0]), stop_write(stop[1]);
+  const pid_t target = ::getpid();
+  // The sender repeats until told to stop: a signal that lands before read() blocks is not lost
+  // (its flag waits for dispatch), but read() itself only returns on a later one.
+  const pid_t sender = fork_child([&stop_read, &stop_write, target] {
+    stop_write.reset();
+    for (int i = 0; i < 4000; ++i) {
+      if (::kill(target, SIGUSR1) != 0) return 1;
+      pollfd p{stop_read.get(), POLLIN, 0};
+      if (::poll(&p, 1, 5) > 0) return 0;  // EOF: the parent has seen EINTR
+    }
+    return 2;
+  });
+  ASSERT_GT(sender, 0);
+  stop_read.reset();
+  char c = 0;
+  const ssize_t n = ::read(idle_read.get(), &c, 1);
+  const int err = errno;
+  stop_write.reset();
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(err, EINTR);
+  EXPECT_EQ(ran, 0) << "never inside the async handler";
+  EXPECT_GE(Signals::dispatch(), 1u);
+  EXPECT_GE(ran, 1);
   EXPECT_EQ(wait_child(sender).code, 0);
 }
 

@@ -134,7 +134,7 @@ int cmd_send(const Args& a, const std::string& host, long port) {
   std::printf("{\"sent\":%zu,\"received\":%zu,\"echo_ok\":%s,\"closed_by_peer\":%s,\"timed_out\":%s,\"received_hex\":\"",
               sent, got.size(), got == payload ? "true" : "false", closed ? "true" : "false",
               (!closed && got.size() < expect) ? "true" : "false");
-  for (unsigned char c : got.substr(0, 4096)) std::printf("%02x", c);
+  for (char c : got.substr(0, 4096)) std::printf("%02x", static_cast<unsigned>(static_cast<unsigned char>(c)));
   std::printf("\"}\n");
   return 0;
 }

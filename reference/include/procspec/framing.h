@@ -20,7 +20,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 
 #include "procspec/result.h"
 
@@ -128,8 +127,11 @@ class FrameDecoder {
   // decoder stays closed: later feeds return the same error and deliver nothing.
   template <class F>
   Status feed(std::string_view bytes, F&& on_packet) {
-    auto thunk = [](void* ctx, std::string_view packet) { (*static_cast<std::remove_reference_t<F>*>(ctx))(packet); };
-    return feed_impl(bytes, PacketSink{&on_packet, thunk});
+    // A local forwarding lambda gives one non-const object to point at, whatever F is (a const
+    // lambda, a function reference); the decoding loop itself stays out of line.
+    auto call = [&on_packet](std::string_view packet) { on_packet(packet); };
+    auto thunk = [](void* ctx, std::string_view packet) { (*static_cast<decltype(call)*>(ctx))(packet); };
+    return feed_impl(bytes, PacketSink{&call, thunk});
   }
 
   bool closed() const noexcept { return close_reason_.has_value(); }

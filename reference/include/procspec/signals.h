@@ -6,8 +6,12 @@
 //
 // Where handlers run: in the EventLoop of the thread that registered the first handler (the
 // "signal thread"); if that thread has no running loop, pending handlers run when it calls
-// dispatch() (a blocking wait that returns EINTR should call it). Registering from another thread
-// is allowed; its handler still runs on the signal thread.
+// dispatch(). Handlers are installed without SA_RESTART: a blocking call (waitpid, msgrcv, read)
+// interrupted by a handled signal fails with EINTR; its caller should call dispatch() and retry.
+// Registering from another thread is allowed; its handler still runs on the signal thread.
+// Handlers do not keep EventLoop::run() alive unless the loop has set_wait_signal(true) (Swoole's
+// wait_signal). remove() of a signal the role reserves is refused like set(): the Pool/Server's
+// own registration (src/loop/signal_internal.h) stays in place.
 // Fork: a forked child starts with no handlers; every signal we installed is back to SIG_DFL.
 #include <cstddef>
 #include <functional>

@@ -118,7 +118,10 @@ Status set_disposition(int signo, void (*handler)(int)) {
   struct sigaction sa {};
   sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  // No SA_RESTART (as Swoole): a blocking call interrupted by a handled signal returns EINTR, so
+  // its caller can run Signals::dispatch() and then retry (WAIT-4). epoll_wait returns EINTR
+  // either way.
+  sa.sa_flags = 0;
   if (::sigaction(signo, &sa, nullptr) != 0) {
     const int err = errno;
     std::string what = "sigaction(" + signal_name(signo) + ")";

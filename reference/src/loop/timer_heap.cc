@@ -19,7 +19,7 @@ void TimerHeap::pop() {
 }
 
 void TimerHeap::add(TimerId id, TimePoint deadline, std::chrono::nanoseconds interval, Callback cb) {
-  live_.emplace(id, Slot{deadline, interval, std::make_shared<Callback>(std::move(cb))});
+  live_.emplace(id, Slot{deadline, interval, std::move(cb)});
   push(Entry{deadline, id});
 }
 
@@ -62,8 +62,10 @@ std::size_t TimerHeap::fire_due(TimePoint now) {
     const Entry top = heap_.front();
     pop();
     auto it = live_.find(top.id);
-    std::shared_ptr<Callback> cb = it->second.cb;
-    if (it->second.interval.count() == 0) {
+    // The callback runs from a local: it may clear its own timer (destroying the slot) meanwhile.
+    Callback cb = std::move(it->second.cb);
+    const bool periodic = it->second.interval.count() != 0;
+    if (!periodic) {
       live_.erase(it);
       if (on_remove_) on_remove_(1);
     } else {
@@ -74,8 +76,12 @@ std::size_t TimerHeap::fire_due(TimePoint now) {
       it->second.deadline = next;
       push(Entry{next, top.id});
     }
-    (*cb)(top.id);  // may add, clear (itself included) or fire nothing: `it` is not used after
+    cb(top.id);  // may add or clear timers: `it` is not used after this line
     ++fired;
+    if (periodic) {
+      auto again = live_.find(top.id);
+      if (again != live_.end()) again->second.cb = std::move(cb);  // still pending: give it back
+    }
   }
   return fired;
 }

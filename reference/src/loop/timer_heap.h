@@ -45,7 +45,7 @@ class TimerHeap {
   struct Slot {
     TimePoint deadline;
     std::chrono::nanoseconds interval;
-    std::shared_ptr<Callback> cb;  // shared: a callback may clear its own timer while running
+    Callback cb;  // moved out while it runs: it may clear its own timer meanwhile
   };
   struct Entry {
     TimePoint deadline;

@@ -1,0 +1,312 @@
+// Process IPC: procspec::Process::write → read (stream and message pipes) and MsgQueue
+// push → pop, each beside the raw syscall loop on the same kernel object with the same buffer
+// sizes. One way: a forked child sends numbered messages as fast as it can; the benchmark
+// thread receives and verifies each one (sequence + checksum, IPC-3). The child is forked once
+// per benchmark call, outside the timed loop, and reports its own getrusage deltas at the end.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+
+#include "procspec/log.h"
+#include "procspec/msg_queue.h"
+#include "procspec/process.h"
+#include "support/context.h"
+
+namespace {
+
+using procspec::MsgQueue;
+using procspec::PipeType;
+using procspec::Process;
+using procspec::ProcessOptions;
+
+constexpr int kSocketBuffer = 2 << 20;  // what Process asks for, so raw runs on equal terms
+
+// Layout: [seq u64][xor of the words below u64][words w_i = seq * K + i ...]; sizes are
+// multiples of 8 and at least 16.
+constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+
+void fill(char* buf, std::size_t size, std::uint64_t seq) {
+  std::uint64_t x = 0;
+  for (std::size_t off = 16, i = 0; off + 8 <= size; off += 8, ++i) {
+    std::uint64_t w = seq * kMul + i;
+    std::memcpy(buf + off, &w, 8);
+    x ^= w;
+  }
+  std::memcpy(buf, &seq, 8);
+  std::memcpy(buf + 8, &x, 8);
+}
+
+bool check(const char* buf, std::size_t len, std::size_t size, std::uint64_t seq) {
+  if (len != size) return false;
+  std::uint64_t got_seq, sum, x = 0;
+  std::memcpy(&got_seq, buf, 8);
+  std::memcpy(&sum, buf + 8, 8);
+  for (std::size_t off = 16, i = 0; off + 8 <= size; off += 8, ++i) {
+    std::uint64_t w;
+    std::memcpy(&w, buf + off, 8);
+    if (w != seq * kMul + i) return false;
+    x ^= w;
+  }
+  return got_seq == seq && sum == x;
+}
+
+long vcsw() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nvcsw;
+}
+
+struct ChildReport {
+  std::uint64_t sent = 0;
+  long vcsw = 0;
+};
+
+// The sending child: runs `send_one(buf, seq)` until it fails (the receiver went away), then
+// writes its report to `report_fd`.
+void run_sender(int report_fd, std::size_t size, const std::function<bool(const char*, std::uint64_t)>& send_one) {
+  // The end of a run is the receiver removing the channel: not worth a warning here.
+  procspec::set_log_level(procspec::LogLevel::error);
+  std::string buf(size, '\0');
+  const long v0 = vcsw();
+  std::uint64_t seq = 0;
+  for (;; ++seq) {
+    fill(buf.data(), size, seq);
+    if (!send_one(buf.data(), seq)) break;
+  }
+  ChildReport r{seq, vcsw() - v0};
+  (void)!::write(report_fd, &r, sizeof r);
+}
+
+// Ends the sender (the caller already made its next send fail), collects its report.
+ChildReport collect(int report_fd, pid_t pid, const std::function<void()>& stop) {
+  stop();
+  ChildReport r;
+  pollfd pfd{report_fd, POLLIN, 0};
+  if (::poll(&pfd, 1, 5000) == 1) (void)!::read(report_fd, &r, sizeof r);
+  ::kill(pid, SIGKILL);  // no-op if it already left; bounded either way
+  while (::waitpid(pid, nullptr, 0) == -1 && errno == EINTR) {
+  }
+  ::close(report_fd);
+  return r;
+}
+
+void set_counters(benchmark::State& state, std::size_t size, long recv_vcsw, const ChildReport& child) {
+  const auto n = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(state.iterations());
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
+  const double recv = n > 0 ? static_cast<double>(recv_vcsw) / n : 0;
+  const double send = child.sent > 0 ? static_cast<double>(child.vcsw) / static_cast<double>(child.sent) : 0;
+  state.counters["recv_vcsw_per_msg"] = recv;
+  state.counters["send_vcsw_per_msg"] = send;
+  state.counters["vcsw_per_msg"] = recv + send;
+}
+
+bool make_report_pipe(benchmark::State& state, int fds[2]) {
+  if (::pipe2(fds, O_CLOEXEC) == 0) return true;
+  state.SkipWithError("pipe2 failed");
+  return false;
+}
+
+// --- procspec::Process pipes ---------------------------------------------------------------
+void process_pipe(benchmark::State& state, PipeType type) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  int rep[2];
+  if (!make_report_pipe(state, rep)) return;
+  ProcessOptions o;
+  o.pipe_type = type;
+  auto p = Process::create([&](Process& self) {
+    ::close(rep[0]);
+    run_sender(rep[1], size, [&](const char* buf, std::uint64_t) { return self.write({buf, size}).has_value(); });
+  }, o);
+  if (!p || !p->start()) {
+    state.SkipWithError("Process::create/start failed");
+    return;
+  }
+  ::close(rep[1]);
+  const long v0 = vcsw();
+  std::uint64_t seq = 0;
+  std::string msg;
+  for (auto _ : state) {
+    auto r = p->read(static_cast<std::ptrdiff_t>(size));
+    if (r && type == PipeType::uds_stream) {
+      while (r && !r->empty() && r->size() < size) {  // a stream may deliver a message in pieces
+        auto more = p->read(static_cast<std::ptrdiff_t>(size - r->size()));
+        if (!more || more->empty()) break;
+        r->append(*more);
+      }
+    }
+    if (!r || !check(r->data(), r->size(), size, seq)) {
+      state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
+      break;
+    }
+    ++seq;
+  }
+  const long recv = vcsw() - v0;
+  ChildReport child = collect(rep[0], p->pid(), [&] { (void)p->close(procspec::PipeSide::both); });
+  p->detach();  // collect() reaped it
+  set_counters(state, size, recv, child);
+}
+
+void BM_UdsStream_OneWay(benchmark::State& state) { process_pipe(state, PipeType::uds_stream); }
+void BM_UdsDgram_OneWay(benchmark::State& state) { process_pipe(state, PipeType::uds_dgram); }
+
+// --- raw socketpair ------------------------------------------------------------------------
+void raw_socket(benchmark::State& state, int type) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  int sv[2], rep[2];
+  if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == -1) {
+    state.SkipWithError("socketpair failed");
+    return;
+  }
+  for (int fd : sv) {
+    int b = kSocketBuffer;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof b);
+  }
+  if (!make_report_pipe(state, rep)) return;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(sv[0]);
+    ::close(rep[0]);
+    run_sender(rep[1], size, [&](const char* buf, std::uint64_t) {
+      std::size_t done = 0;
+      while (done < size) {
+        ssize_t n = ::send(sv[1], buf + done, size - done, MSG_NOSIGNAL);
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+      }
+      return true;
+    });
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  ::close(rep[1]);
+  std::string buf(size, '\0');
+  const long v0 = vcsw();
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    std::size_t got = 0;
+    while (got < size) {
+      ssize_t n = ::read(sv[0], buf.data() + got, size - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+      if (type != SOCK_STREAM) break;  // one message per read
+    }
+    if (!check(buf.data(), got, size, seq)) {
+      state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
+      break;
+    }
+    ++seq;
+  }
+  const long recv = vcsw() - v0;
+  ChildReport child = collect(rep[0], pid, [&] { ::close(sv[0]); });
+  set_counters(state, size, recv, child);
+}
+
+void BM_UdsStream_OneWay_Raw(benchmark::State& state) { raw_socket(state, SOCK_STREAM); }
+// Process's message pipe is a SOCK_SEQPACKET socketpair (see process.h for why).
+void BM_UdsDgram_OneWay_Raw(benchmark::State& state) { raw_socket(state, SOCK_SEQPACKET); }
+// For reference: Swoole's SOCK_DGRAM socketpair, which cannot report its peer's death.
+void BM_UdsSockDgram_OneWay_Raw(benchmark::State& state) { raw_socket(state, SOCK_DGRAM); }
+
+// --- SysV queues ---------------------------------------------------------------------------
+void BM_SysvMsg_OneWay(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  int rep[2];
+  auto q = MsgQueue::open_private();
+  if (!q) {
+    state.SkipWithError("msgget failed");
+    return;
+  }
+  if (!make_report_pipe(state, rep)) return;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(rep[0]);
+    run_sender(rep[1], size, [&](const char* buf, std::uint64_t) { return q->push({buf, size}).has_value(); });
+    ::_exit(0);
+  }
+  ::close(rep[1]);
+  const long v0 = vcsw();
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    auto r = q->pop(static_cast<std::ptrdiff_t>(size));
+    if (!r || !check(r->data(), r->size(), size, seq)) {
+      state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
+      break;
+    }
+    ++seq;
+  }
+  const long recv = vcsw() - v0;
+  ChildReport child = collect(rep[0], pid, [&] { (void)q->free(); });
+  set_counters(state, size, recv, child);
+}
+
+void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  int rep[2];
+  const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (id == -1) {
+    state.SkipWithError("msgget failed");
+    return;
+  }
+  if (!make_report_pipe(state, rep)) {
+    ::msgctl(id, IPC_RMID, nullptr);
+    return;
+  }
+  std::string mbuf(sizeof(long) + size, '\0');
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(rep[0]);
+    const long type = 1;
+    std::memcpy(mbuf.data(), &type, sizeof type);
+    // The raw sender builds each message in place inside the msgbuf.
+    std::uint64_t seq = 0;
+    const long v0 = vcsw();
+    for (;; ++seq) {
+      fill(mbuf.data() + sizeof(long), size, seq);
+      if (::msgsnd(id, mbuf.data(), size, 0) == -1) break;
+    }
+    ChildReport r{seq, vcsw() - v0};
+    (void)!::write(rep[1], &r, sizeof r);
+    ::_exit(0);
+  }
+  ::close(rep[1]);
+  const long v0 = vcsw();
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    ssize_t n = ::msgrcv(id, mbuf.data(), size, 0, 0);
+    if (n < 0 || !check(mbuf.data() + sizeof(long), static_cast<std::size_t>(n), size, seq)) {
+      state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
+      break;
+    }
+    ++seq;
+  }
+  const long recv = vcsw() - v0;
+  ChildReport child = collect(rep[0], pid, [&] { ::msgctl(id, IPC_RMID, nullptr); });
+  set_counters(state, size, recv, child);
+}
+
+BENCHMARK(BM_UdsStream_OneWay)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
+BENCHMARK(BM_UdsStream_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
+BENCHMARK(BM_UdsDgram_OneWay)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
+BENCHMARK(BM_UdsDgram_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
+BENCHMARK(BM_UdsSockDgram_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
+// 8 KiB is the kernel's default msgmax: the largest SysV message.
+BENCHMARK(BM_SysvMsg_OneWay)->Arg(64)->Arg(1024)->Arg(8192)->UseRealTime();
+BENCHMARK(BM_SysvMsg_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(8192)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) { return procspec::bench::run_main(argc, argv); }

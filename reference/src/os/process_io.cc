@@ -1,0 +1,216 @@
+// Process pipe I/O (write, read, blocking, timeouts, close) and the thin queue delegation.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "procspec/process.h"
+
+namespace procspec {
+namespace {
+
+// Where read() receives before copying out exactly what came: one per thread, sized for the
+// largest message the pipe can carry (PRC-7: a message is read whole, never cut). Allocated
+// uninitialised, so pages beyond the bytes the kernel writes are never touched, and nothing is
+// zero-filled per call.
+struct Scratch {
+  std::unique_ptr<char[]> data;
+  std::size_t capacity = 0;
+  char* get(std::size_t n) {
+    if (capacity < n) {
+      data.reset(new char[n]);
+      capacity = n;
+    }
+    return data.get();
+  }
+};
+thread_local Scratch t_scratch;
+
+Unexpected<Error> timed_out(const char* what, int ms) {
+  return sys_fail(ETIMEDOUT, std::string(what) + ": nothing within " + std::to_string(ms) + " ms");
+}
+
+}  // namespace
+
+int Process::pipe_fd() const { return current_fd(); }
+
+Status Process::set_blocking(bool blocking) {
+  const int fd = current_fd();
+  if (fd < 0) return fail(errc::no_pipe, "set_blocking: no pipe");
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags == -1) return sys_fail(errno, "fcntl(F_GETFL)");
+  flags = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (::fcntl(fd, F_SETFL, flags) == -1) return sys_fail(errno, "fcntl(F_SETFL)");
+  blocking_ = blocking;
+  return {};
+}
+
+Status Process::set_timeout(std::chrono::milliseconds timeout) {
+  if (current_fd() < 0) return fail(errc::no_pipe, "set_timeout: no pipe");
+  if (timeout.count() < 0 || timeout.count() > 0x7fffffff) {
+    return fail(errc::invalid_argument, "set_timeout: " + std::to_string(timeout.count()) + " ms is out of range");
+  }
+  timeout_ms_ = static_cast<int>(timeout.count());
+  return {};
+}
+
+// With a timeout the fd is used non-blockingly and poll() supplies the wait; without one a
+// blocking fd waits inside the syscall itself, which is what the raw loop does (no extra call).
+Status Process::wait_readable(int fd) {
+  pollfd pfd{fd, POLLIN, 0};
+  for (;;) {
+    int r = ::poll(&pfd, 1, timeout_ms_);
+    if (r > 0) return {};
+    if (r == 0) return timed_out("read", timeout_ms_);
+    if (errno != EINTR) return sys_fail(errno, "poll");
+  }
+}
+
+Result<std::size_t> Process::write(std::string_view data) {
+  if (data.empty()) return fail(errc::payload_empty, "write: the data to send is empty");
+  const int fd = current_fd();
+  if (fd < 0) return fail(errc::no_pipe, "write: no pipe (pipe_type none or closed)");
+  if (options_.pipe_type == PipeType::uds_stream) return write_stream(fd, data);
+  // PRC-7: one message must fit the socket; say so with the limit instead of a bare EMSGSIZE.
+  auto too_large = [&] {
+    return fail(errc::payload_too_large, "write: message of " + std::to_string(data.size()) +
+                                             " bytes exceeds the pipe's limit of " + std::to_string(max_message_) +
+                                             " bytes (SO_SNDBUF - 32)");
+  };
+  if (data.size() > max_message_) return too_large();
+  const int flags = MSG_NOSIGNAL | (timeout_ms_ > 0 ? MSG_DONTWAIT : 0);
+  for (;;) {
+    ssize_t n = ::send(fd, data.data(), data.size(), flags);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EMSGSIZE || err == ENOBUFS) return too_large();
+    if (err == EAGAIN && timeout_ms_ > 0 && blocking_) {
+      pollfd pfd{fd, POLLOUT, 0};
+      int r = ::poll(&pfd, 1, timeout_ms_);
+      if (r == 0) return timed_out("write", timeout_ms_);
+      continue;
+    }
+    return sys_fail(err, "write to the process pipe");
+  }
+}
+
+Result<std::size_t> Process::write_stream(int fd, std::string_view data) {
+  const int flags = MSG_NOSIGNAL | (timeout_ms_ > 0 ? MSG_DONTWAIT : 0);
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::send(fd, data.data() + done, data.size() - done, flags);
+    if (n >= 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN && timeout_ms_ > 0 && blocking_) {
+      pollfd pfd{fd, POLLOUT, 0};
+      int r = ::poll(&pfd, 1, timeout_ms_);
+      if (r == 0) return timed_out("write", timeout_ms_);
+      continue;
+    }
+    // Non-blocking: report what went out; nothing at all is the EAGAIN itself.
+    if (err == EAGAIN && done > 0) return done;
+    return sys_fail(err, "write to the process pipe");
+  }
+  return done;
+}
+
+Result<std::string> Process::read(std::ptrdiff_t size) {
+  if (size <= 0) return fail(errc::invalid_argument, "read: size " + std::to_string(size) + " must be greater than 0");
+  const int fd = current_fd();
+  if (fd < 0) return fail(errc::no_pipe, "read: no pipe (pipe_type none or closed)");
+  auto r = read_message(fd, static_cast<std::size_t>(size));
+  if (r && r->empty() && !in_child_) {
+    // End-of-file: if the child died because exec failed, that is the answer (PRC-8).
+    if (Status s = exec_report(); !s) return forward_error(std::move(s).error());
+  }
+  return r;
+}
+
+Result<std::string> Process::read_message(int fd, std::size_t size) {
+  const bool dgram = options_.pipe_type == PipeType::uds_dgram;
+  // A dgram read offers room for the largest possible message whatever `size` says, so one
+  // plain recv always takes a message whole; MSG_TRUNC still reports its true length.
+  const std::size_t cap = dgram ? std::max(size, max_message_) : size;
+  char* buf = t_scratch.get(cap);
+  const int flags = (timeout_ms_ > 0 ? MSG_DONTWAIT : 0) | (dgram ? MSG_TRUNC : 0);
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, cap, flags);
+    if (n >= 0) {
+      const auto len = static_cast<std::size_t>(n);
+      if (len > cap) {
+        return fail(errc::message_truncated, "read: message of " + std::to_string(len) +
+                                                 " bytes is longer than the pipe's limit " + std::to_string(cap) +
+                                                 "; the rest was lost");
+      }
+      return std::string(buf, len);
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN && timeout_ms_ > 0 && blocking_) {
+      if (Status s = wait_readable(fd); !s) return forward_error(std::move(s).error());
+      continue;
+    }
+    return sys_fail(err, "read from the process pipe");
+  }
+}
+
+Status Process::close(PipeSide which) {
+  const int fd = current_fd();
+  if (fd < 0) return fail(errc::no_pipe, "close: no pipe");
+  const int how = which == PipeSide::read ? SHUT_RD : which == PipeSide::write ? SHUT_WR : SHUT_RDWR;
+  if (::shutdown(fd, how) == -1 && errno != ENOTCONN) return sys_fail(errno, "shutdown");
+  if (which == PipeSide::both) {
+    if (in_child_) {
+      worker_end_.reset();
+    } else {
+      forget_pipe_ends();
+      master_end_.reset();
+    }
+  }
+  return {};
+}
+
+Status Process::use_queue(key_t key, int mode, std::size_t capacity) {
+  QueueOptions o;
+  o.key = key;
+  o.mode = mode;
+  o.capacity = capacity;
+  o.tag = static_cast<long>(id_) + 1;  // Swoole's message type: the sender's id + 1
+  o.persist = true;
+  auto q = MsgQueue::open(o);
+  if (!q) return forward_error(std::move(q).error());
+  queue_.emplace(std::move(q).value());
+  return {};
+}
+
+Result<std::size_t> Process::push(std::string_view data) {
+  if (!queue_) return fail(errc::not_started, "push: no queue (call use_queue first)");
+  return queue_->push(data);
+}
+
+Result<std::string> Process::pop(std::ptrdiff_t maxsize) {
+  if (!queue_) return fail(errc::not_started, "pop: no queue (call use_queue first)");
+  return queue_->pop(maxsize);
+}
+
+Result<QueueStat> Process::stat_queue() const {
+  if (!queue_) return fail(errc::not_started, "stat_queue: no queue (call use_queue first)");
+  return queue_->stat();
+}
+
+Status Process::free_queue() {
+  if (!queue_) return fail(errc::not_started, "free_queue: no queue (call use_queue first)");
+  Status s = queue_->free();
+  if (s) queue_.reset();
+  return s;
+}
+
+}  // namespace procspec
