@@ -54,6 +54,10 @@ int echo_server(const Args& args) {
   else return usage("echo-server --mode base|process|thread ...");
 
   auto server = Server::create("127.0.0.1", 0, mode);
+  if (!server && mode != ServerMode::base) {
+    std::fprintf(stderr, "echo-server: %s\n", server.error().message.c_str());
+    return kUnsupported;  // an implementation that cannot do a mode says so (SPEC IUT)
+  }
   if (!server) {
     std::fprintf(stderr, "echo-server: %s\n", server.error().message.c_str());
     return 1;

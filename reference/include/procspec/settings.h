@@ -29,7 +29,9 @@ using SettingValue = std::variant<bool, long long, double, std::string>;
 struct ServerSettings {
   int worker_num = 1;
   int reactor_num = 1;
-  long long max_conn = 100000;          // also max_connection; above RLIMIT_NOFILE is an error at start (SRV-15)
+  // Also max_connection. 0 = Swoole's default, min(100000, RLIMIT_NOFILE) at start; a value set
+  // above RLIMIT_NOFILE is an error at start (SRV-15).
+  long long max_conn = 0;
   long long max_request = 0;            // 0: never recycle a worker (SRV-6)
   int task_worker_num = 0;
   int task_ipc_mode = 1;                // 1 UDS, 2 msgqueue, 3 msgqueue preemptive (SRV-8)
@@ -55,7 +57,7 @@ struct ServerSettings {
 
   // Cross-key checks and derived values, run by Server::start(): heartbeat defaults (only idle
   // set → interval = idle/2 or 1; only interval set → idle = 2 × interval), reactor_num capped at
-  // worker_num, the framing built. Returns the framing to use.
+  // worker_num, max_conn defaulted, the framing built. Returns the framing to use.
   Result<FramingSettings> finalize();
 };
 

@@ -1,5 +1,6 @@
 #include "server/base_worker.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include <string>
@@ -24,6 +25,11 @@ Status BaseWorker::run() {
   if (auto st = reactor_->listen_on(core_.listen_fd.get()); !st) return st;
   // SIGTERM is the server's own (SIG-2 refuses it to worker code): it means "stop gracefully".
   if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
+  // The manager forks workers with SIGTERM blocked so a stop cannot land before this handler.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
   set_current_worker_context(this);
   if (core_.events.on_worker_start) core_.events.on_worker_start(*core_.facade, id_);
   auto st = loop_->run();

@@ -1,9 +1,11 @@
 #include "procspec/settings.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
 #include <limits>
 
 namespace procspec {
@@ -182,6 +184,12 @@ Result<FramingSettings> ServerSettings::finalize() {
     heartbeat_idle_time = heartbeat_check_interval * 2;
   }
   if (reactor_num > worker_num) reactor_num = worker_num;
+  if (max_conn == 0) {
+    rlimit nofile{};
+    max_conn = 100000;
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+      max_conn = std::min<long long>(max_conn, static_cast<long long>(nofile.rlim_cur));
+  }
   return framing.build();
 }
 
