@@ -1,0 +1,445 @@
+// Process\Pool lifecycle (SPEC POOL-2..5, POOL-8, POOL-10..12) with real processes: events, restart,
+// shutdown, reload, manager death, back-off, launcher signal state, pids after restarts.
+#include "pool_harness.h"
+
+namespace procspec::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST_F(Pool, POOL2_WorkerStartIsRequiredAndMessageNeedsIpc) {
+  auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::msgqueue});
+  Status st = pool->start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, errc::invalid_setting);
+  EXPECT_NE(st.error().message.find("WorkerStart"), std::string::npos) << st.error().message;
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) {}));
+  st = pool->start();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("Message"), std::string::npos) << st.error().message;
+
+  auto none = make_pool({.worker_num = 1});
+  Status m = none->on_message([](procspec::Pool&, std::string_view) {});
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code, errc::invalid_setting);
+}
+
+// A member-function callback, to show events take any callable.
+struct StopRecorder {
+  std::atomic<int>* stops;
+  void on_stop(procspec::Pool&, int) { (*stops)++; }
+};
+
+TEST_F(Pool, POOL2_EventsRunInTheirProcessesInOrder) {
+  struct Log {
+    std::atomic<int> start_in_manager, worker_starts, worker_stops, stops_seen_by_shutdown, shutdown_ran;
+    std::atomic<int> register_after_start_refused;
+    std::atomic<pid_t> manager;
+  };
+  Shared<Log> log;
+  StopRecorder recorder{&log->worker_stops};
+  auto pool = make_pool({.worker_num = 3, .ipc = PoolIpc::unixsock});
+  ASSERT_TRUE(pool->on_start([&log](procspec::Pool& p) {
+    log->manager = ::getpid();
+    log->start_in_manager = p.master_pid() == ::getpid() && p.worker_id() == -1;
+    log->register_after_start_refused = !p.on_start([](procspec::Pool&) {});
+  }));
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int id) {
+    if (p.worker_id() == id && ::getppid() == p.master_pid()) log->worker_starts++;
+  }));
+  ASSERT_TRUE(pool->on_message([](procspec::Pool&, std::string_view) {}));
+  ASSERT_TRUE(pool->on_worker_stop(std::bind(&StopRecorder::on_stop, &recorder, std::placeholders::_1,
+                                             std::placeholders::_2)));
+  ASSERT_TRUE(pool->on_shutdown([&log](procspec::Pool&) {
+    log->stops_seen_by_shutdown = log->worker_stops.load();
+    log->shutdown_ran = ::getpid() == log->manager.load();
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->worker_starts.load() == 3; }));
+  ASSERT_TRUE(manager.stop());
+  EXPECT_EQ(log->start_in_manager.load(), 1);
+  EXPECT_EQ(log->register_after_start_refused.load(), 1);
+  EXPECT_EQ(log->worker_stops.load(), 3);
+  EXPECT_EQ(log->stops_seen_by_shutdown.load(), 3) << "Shutdown must run after every worker stopped";
+  EXPECT_EQ(log->shutdown_ran.load(), 1);
+}
+
+
+TEST_F(Pool, POOL3_KilledWorkerRestartsWithSameIdNewPidAndReportsTheSignal) {
+  Shared<ExitLog> exits;
+  auto pool = make_pool({.worker_num = 2});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  record_exits(*pool, &*exits);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, 2); }));
+  const pid_t old_pid = *pool->get_process(1);
+  const pid_t other = *pool->get_process(0);
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { auto p = pool->get_process(1); return p && *p != old_pid; }));
+  ASSERT_TRUE(eventually([&] { return exits->count.load() == 1; }));
+  EXPECT_EQ(exits->id.load(), 1);
+  EXPECT_EQ(exits->pid.load(), old_pid);
+  EXPECT_EQ(exits->signal.load(), SIGKILL);
+  EXPECT_EQ(exits->code.load(), 0);
+  EXPECT_EQ(*pool->get_process(0), other) << "other workers are untouched";
+  EXPECT_EQ(pool->worker_info(1)->last_signal, SIGKILL);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL3_ExitCodeIsReportedAndTheWorkerRestarted) {
+  Shared<ExitLog> exits;
+  Shared<std::atomic<int>> starts;
+  auto pool = make_pool({.worker_num = 1});
+  ASSERT_TRUE(pool->on_worker_start([&starts](procspec::Pool&, int) {
+    if ((*starts)++ == 0) ::_exit(3);
+    idle_forever();
+  }));
+  record_exits(*pool, &*exits);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return starts->load() == 2 && exits->count.load() == 1; }));
+  EXPECT_EQ(exits->code.load(), 3);
+  EXPECT_EQ(exits->signal.load(), 0);
+  EXPECT_EQ(exits->id.load(), 0);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL3_StopFromAWorkerEndsItAfterTheMessageAndItIsRestarted) {
+  struct Log {
+    std::atomic<int> starts, stops, after_stop;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::unixsock});
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int) {
+    log->starts++;
+    if (log->starts.load() == 1) (void)p.send_message("stop", 0);
+  }));
+  ASSERT_TRUE(pool->on_worker_stop([&log](procspec::Pool&, int) { log->stops++; }));
+  ASSERT_TRUE(pool->on_message([&log](procspec::Pool& p, std::string_view) {
+    if (p.stop()) log->after_stop++;  // the message is finished before the worker goes
+  }));
+  Status outside = pool->stop();
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code, errc::wrong_role);
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->starts.load() == 2; }));
+  EXPECT_EQ(log->stops.load(), 1);
+  EXPECT_EQ(log->after_stop.load(), 1);
+  EXPECT_EQ(pool->worker_info(0)->last_exit_code, 0);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL4_SigtermStopsAllReapsEveryOneRunsShutdownAndReturns) {
+  struct Log {
+    std::atomic<int> shutdown_ran;
+    std::atomic<int> stubborn_started;
+  };
+  Shared<Log> log;
+  // Worker 2 ignores SIGTERM: only the SIGKILL at max_wait_time ends it.
+  auto pool = make_pool({.worker_num = 3, .max_wait_time = 300ms});
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool&, int id) {
+    if (id == 2) {
+      ::signal(SIGTERM, SIG_IGN);
+      log->stubborn_started = 1;
+    }
+    idle_forever();
+  }));
+  ASSERT_TRUE(pool->on_shutdown([&log](procspec::Pool&) {
+    // Every child was reaped before Shutdown: the manager has none left.
+    log->shutdown_ran = ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD ? 1 : 2;
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, 3) && log->stubborn_started.load() == 1; }));
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 3; ++i) pids.push_back(*pool->get_process(i));
+  ASSERT_TRUE(manager.stop()) << "status " << manager.status();
+  EXPECT_EQ(log->shutdown_ran.load(), 1);
+  for (pid_t pid : pids) EXPECT_TRUE(pid_gone(pid)) << "worker " << pid << " outlived the manager";
+}
+
+TEST_F(Pool, POOL5_ReloadReplacesWorkersOneAtATimeAfterTheirCurrentMessage) {
+  constexpr int kJobs = 4;
+  struct Log {
+    std::atomic<int> busy, done, stops;
+    std::atomic<int> done_by_job[kJobs];
+    std::atomic<int> other_restarted_at_stop[2];
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 2, .ipc = PoolIpc::msgqueue});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) {}));
+  // One at a time: when the second worker stops, the first one's replacement already exists.
+  ASSERT_TRUE(pool->on_worker_stop([&log](procspec::Pool& p, int id) {
+    log->other_restarted_at_stop[id] = p.worker_info(1 - id)->restarts;
+    log->stops++;
+  }));
+  ASSERT_TRUE(pool->on_message([&log](procspec::Pool&, std::string_view data) {
+    log->busy++;
+    std::this_thread::sleep_for(150ms);
+    log->done_by_job[std::stoi(std::string(data))]++;
+    log->done++;
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, 2); }));
+  const pid_t old0 = *pool->get_process(0), old1 = *pool->get_process(1);
+  for (int i = 0; i < kJobs; ++i) send_job(pool->msgqueue_id(), i);
+  ASSERT_TRUE(eventually([&] { return log->busy.load() >= 2; }));
+  ASSERT_EQ(::kill(manager.pid(), SIGUSR1), 0);
+  ASSERT_TRUE(eventually([&] {
+    auto p0 = pool->get_process(0), p1 = pool->get_process(1);
+    return p0 && p1 && *p0 != old0 && *p1 != old1 && log->stops.load() == 2;
+  }));
+  ASSERT_TRUE(eventually([&] { return log->done.load() == kJobs; }));
+  // Both were busy when the reload began: their messages finished (none lost, none twice).
+  for (int i = 0; i < kJobs; ++i) EXPECT_EQ(log->done_by_job[i].load(), 1) << "job " << i;
+  EXPECT_EQ(log->other_restarted_at_stop[0] + log->other_restarted_at_stop[1], 1)
+      << "the second worker was stopped before the first one was replaced";
+  EXPECT_EQ(pool->worker_info(0)->crash_count + pool->worker_info(1)->crash_count, 0)
+      << "a reload is not a crash";
+  ASSERT_TRUE(manager.stop());
+}
+
+// spec: PRC-12
+TEST_F(Pool, POOL8_ManagerDeathEndsItsWorkers) {
+  // As a subreaper this test inherits the orphaned workers, so it can wait for them itself
+  // rather than trusting whatever runs as pid 1.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  Shared<std::atomic<int>> stops, starts;
+  auto pool = make_pool({.worker_num = 2, .ipc = PoolIpc::msgqueue});
+  ASSERT_TRUE(pool->on_worker_start([&starts](procspec::Pool&, int) { (*starts)++; }));
+  ASSERT_TRUE(pool->on_message([](procspec::Pool&, std::string_view) {}));
+  ASSERT_TRUE(pool->on_worker_stop([&stops](procspec::Pool&, int) { (*stops)++; }));
+  std::vector<pid_t> workers;
+  {
+    ManagerChild manager(*pool);
+    // Past WorkerStart, PDEATHSIG is armed (a worker whose manager died before that exits 1).
+    ASSERT_TRUE(eventually([&] { return all_started(*pool, 2) && starts->load() == 2; }));
+    for (int i = 0; i < 2; ++i) workers.push_back(*pool->get_process(i));
+    ::kill(manager.pid(), SIGKILL);
+    ASSERT_TRUE(manager.wait_exit(5s));
+  }
+  for (pid_t w : workers) {
+    int status = 0;
+    ASSERT_TRUE(eventually([&] { return ::waitpid(w, &status, WNOHANG) == w; })) << "orphan " << w;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  EXPECT_EQ(stops->load(), 2) << "workers finish through WorkerStop";
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+
+TEST_F(Pool, POOL10_WorkerDyingAtStartIsRestartedWithGrowingBackoff) {
+  Shared<std::atomic<int>> spawns;
+  auto pool = make_pool({.worker_num = 1, .healthy_uptime = 1000ms, .restart_backoff_base = 20ms,
+                         .restart_backoff_max = 160ms});
+  ASSERT_TRUE(pool->on_worker_start([&spawns](procspec::Pool&, int) {
+    (*spawns)++;
+    ::_exit(1);
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return pool->worker_info(0)->crash_count >= 4; }));
+  const int crashes = pool->worker_info(0)->crash_count;
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(manager.stop());
+  // 20+40+80+160+160... ms between starts: a handful in the 300 ms window, not thousands.
+  EXPECT_LE(spawns->load(), crashes + 6) << "restarts are not throttled";
+  EXPECT_GE(pool->worker_info(0)->crash_count, 4);
+}
+
+TEST_F(Pool, POOL10_HealthyUptimeResetsTheCrashCounter) {
+  struct Log {
+    std::atomic<int> starts, max_crashes_seen;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1, .healthy_uptime = 100ms, .restart_backoff_base = 10ms});
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int id) {
+    const int n = log->starts++;
+    const int crashes = p.worker_info(id)->crash_count;
+    if (crashes > log->max_crashes_seen) log->max_crashes_seen = crashes;
+    if (n < 3) ::_exit(1);                 // three quick deaths
+    if (n == 3) {
+      std::this_thread::sleep_for(200ms);  // one healthy run, then a death
+      ::_exit(1);
+    }
+    idle_forever();
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->starts.load() == 5; }));
+  EXPECT_EQ(log->max_crashes_seen.load(), 3);
+  EXPECT_EQ(pool->worker_info(0)->crash_count, 0);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL11_LauncherIgnoringSigchldAndBlockingSignalsDoesNotBreakRestart) {
+  Shared<ExitLog> exits;
+  Shared<std::atomic<int>> worker_mask_clear;
+  auto pool = make_pool({.worker_num = 1});
+  ASSERT_TRUE(pool->on_worker_start([&worker_mask_clear](procspec::Pool&, int) {
+    sigset_t mask;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+    *worker_mask_clear = !sigismember(&mask, SIGTERM) && !sigismember(&mask, SIGUSR1) ? 1 : 2;
+    idle_forever();
+  }));
+  record_exits(*pool, &*exits);
+  ManagerChild manager(*pool, [] {
+    ::signal(SIGCHLD, SIG_IGN);
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  });
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, 1) && worker_mask_clear->load() != 0; }));
+  EXPECT_EQ(worker_mask_clear->load(), 1) << "workers must start with an empty signal mask";
+  const pid_t old_pid = *pool->get_process(0);
+  ASSERT_EQ(::kill(old_pid, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { auto p = pool->get_process(0); return p && *p != old_pid; }));
+  ASSERT_TRUE(eventually([&] { return exits->count.load() == 1; }));
+  EXPECT_EQ(exits->signal.load(), SIGKILL);
+  ASSERT_TRUE(manager.stop());
+}
+
+TEST_F(Pool, POOL12_GetProcessReturnsNewPidsAfterSimultaneousKills) {
+  constexpr int kWorkers = 4;
+  auto pool = make_pool({.worker_num = kWorkers});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, kWorkers); }));
+  std::vector<pid_t> old;
+  for (int i = 0; i < kWorkers; ++i) old.push_back(*pool->get_process(i));
+  for (pid_t pid : old) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kWorkers; ++i) {
+      auto p = pool->get_process(i);
+      if (!p || *p == old[static_cast<std::size_t>(i)]) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kWorkers; ++i) {
+    EXPECT_EQ(pool->worker_info(i)->restarts, 1) << "worker " << i;
+    EXPECT_TRUE(pid_gone(old[static_cast<std::size_t>(i)]));
+  }
+  auto missing = pool->get_process(kWorkers + 5);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, errc::unknown_worker);
+  ASSERT_TRUE(manager.stop());
+}
+
+
+// spec: WAIT-7
+TEST_F(Pool, POOL12_ManyWorkersKilledAtOnceAreEachReportedOnceAndReplaced) {
+  constexpr int kWorkers = 64;
+  struct Log {
+    std::atomic<int> reported[kWorkers];
+    std::atomic<int> total;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = kWorkers, .healthy_uptime = 0ms});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  ASSERT_TRUE(pool->on_worker_error([&log](procspec::Pool&, const WorkerExit& e) {
+    log->reported[e.worker_id]++;
+    log->total++;
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, kWorkers); }));
+  std::vector<pid_t> old;
+  for (int i = 0; i < kWorkers; ++i) old.push_back(*pool->get_process(i));
+  // One SIGCHLD may stand for many of these exits: the manager must reap until none is left.
+  for (pid_t pid : old) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return log->total.load() == kWorkers; })) << log->total.load();
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kWorkers; ++i) {
+      auto p = pool->get_process(i);
+      if (!p || *p == old[static_cast<std::size_t>(i)]) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < kWorkers; ++i) EXPECT_EQ(log->reported[i].load(), 1) << "worker " << i;
+  ASSERT_TRUE(manager.stop());
+}
+
+// spec: SIG-5 SIG-6
+TEST_F(Pool, POOL2_WorkerOwnSigtermHandlerReplacesTheDefaultStop) {
+  struct Log {
+    std::atomic<int> registered, handled, stops;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1, .ipc = PoolIpc::msgqueue});
+  ASSERT_TRUE(pool->on_worker_start([&log](procspec::Pool& p, int) {
+    Status st = Signals::set(SIGTERM, [&log, &p](int) {
+      log->handled++;
+      (void)p.stop();
+    });
+    log->registered = st ? 1 : 2;
+  }));
+  ASSERT_TRUE(pool->on_message([](procspec::Pool&, std::string_view) {}));
+  ASSERT_TRUE(pool->on_worker_stop([&log](procspec::Pool&, int) { log->stops++; }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return all_started(*pool, 1) && log->registered.load() != 0; }));
+  EXPECT_EQ(log->registered.load(), 1) << "pool workers may register SIGTERM";
+  const pid_t first = *pool->get_process(0);
+  ASSERT_EQ(::kill(first, SIGTERM), 0);
+  ASSERT_TRUE(eventually([&] { auto p = pool->get_process(0); return p && *p != first; }));
+  EXPECT_EQ(log->handled.load(), 1);
+  EXPECT_EQ(log->stops.load(), 1);
+  ASSERT_TRUE(manager.stop());
+}
+
+// spec: SIG-3 SIG-6
+TEST_F(Pool, POOL2_ManagerRefusesItsReservedSignalsAndRunsOthers) {
+  struct Log {
+    std::atomic<int> refused, hup_registered, hup_handled;
+  };
+  Shared<Log> log;
+  auto pool = make_pool({.worker_num = 1});
+  ASSERT_TRUE(pool->on_worker_start([](procspec::Pool&, int) { idle_forever(); }));
+  ASSERT_TRUE(pool->on_start([&log](procspec::Pool&) {
+    int refused = 0;
+    for (int signo : {SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD}) {
+      Status st = Signals::set(signo, [](int) {});
+      refused += !st && st.error().code == errc::signal_reserved ? 1 : 0;
+    }
+    log->refused = refused;
+    log->hup_registered = Signals::set(SIGHUP, [&log](int) { log->hup_handled++; }) ? 1 : 2;
+  }));
+  ManagerChild manager(*pool);
+  ASSERT_TRUE(eventually([&] { return log->hup_registered.load() != 0 && all_started(*pool, 1); }));
+  EXPECT_EQ(log->refused.load(), 5);
+  EXPECT_EQ(log->hup_registered.load(), 1);
+  ASSERT_EQ(::kill(manager.pid(), SIGHUP), 0);
+  ASSERT_TRUE(eventually([&] { return log->hup_handled.load() == 1; }));
+  ASSERT_TRUE(manager.stop()) << "the manager keeps running after a user handler";
+}
+
+// The manager core the Server shares: exits it declares planned (max_request) skip the back-off.
+TEST_F(Pool, POOL10_PlannedExitsAreRestartedAtOnceNotCountedAsCrashes) {
+  Shared<std::atomic<int>> starts;
+  auto slots = detail::SharedSlots::create(1);
+  ASSERT_TRUE(slots);
+  detail::ManagerOptions mo;
+  mo.backoff = {1000ms, 500ms, 2000ms};
+  mo.planned_exit = [](const detail::ChildExit& e) { return e.code == 42; };
+  detail::Manager manager_core(mo, &*slots);
+  manager_core.add_slot(detail::SlotKind::worker, [&starts](int) -> int {
+    if ((*starts)++ < 5) return 42;
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);  // bodies start with SIGTERM held
+    idle_forever();
+  });
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) ::_exit(manager_core.run({}) ? 0 : 1);
+  // Five planned exits in a row would wait 0.5+1+2+2+2 s as crashes; planned, they do not.
+  const bool restarted = eventually([&] { return starts->load() == 6; }, 1500ms);
+  const int crashes = (*slots)[0].crash_count.load();
+  const int restarts = (*slots)[0].restarts.load();
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }));
+  EXPECT_TRUE(restarted) << starts->load();
+  EXPECT_EQ(crashes, 0);
+  EXPECT_EQ(restarts, 5);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+}  // namespace procspec::test
