@@ -28,8 +28,8 @@ hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
 # bats test_tags=spec:FRM-3
 @test "FRM-3: many pipelined packets in one write are echoed in order (BASE)" {
   start_server --mode base --workers 1 --framing length:N:0:4:65536
-  local packets=() i
-  for ((i = 0; i < 200; i++)); do packets+=("$(hex_len_packet "packet-$i")"); done
+  local packets=() p
+  for ((p = 0; p < 50; p++)); do packets+=("$(hex_len_packet "packet-$p")"); done
   run -0 tcp_client send --port "$SERVER_PORT" "${packets[@]}"
   json_is '.echo_ok == true'
 }
@@ -64,26 +64,26 @@ hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
   [[ $output -eq 0 ]]
   stop_server
   start_server --mode base --workers 2 --framing none
-  local i n=0
-  for ((i = 0; i < 50 && n < 2; i++)); do n=$(ps -o pid= --ppid "$SERVER_PID" | wc -l); sleep 0.05; done
+  local attempt n=0
+  for ((attempt = 0; attempt < 50 && n < 2; attempt++)); do n=$(ps -o pid= --ppid "$SERVER_PID" | wc -l); sleep 0.05; done
   [[ $n -eq 2 ]]
 }
 
 # bats test_tags=spec:SRV-BASE-2
 @test "SRV-BASE-2: kill -9 of a worker closes only its connections; the manager restarts it" {
   start_server --mode base --workers 2 --framing length:N:0:4:65536
-  local victim i n=0
-  for ((i = 0; i < 50 && n < 2; i++)); do n=$(ps -o pid= --ppid "$SERVER_PID" | wc -l); sleep 0.05; done
+  local victim attempt n=0
+  for ((attempt = 0; attempt < 50 && n < 2; attempt++)); do n=$(ps -o pid= --ppid "$SERVER_PID" | wc -l); sleep 0.05; done
   victim=$(ps -o pid= --ppid "$SERVER_PID" | head -n 1 | tr -d ' ')
   kill -KILL "$victim"
-  for ((i = 0; i < 100; i++)); do
+  for ((attempt = 0; attempt < 100; attempt++)); do
     n=$(ps -o pid= --ppid "$SERVER_PID" | grep -vc "^ *$victim$" || true)
     [[ $n -eq 2 ]] && break
     sleep 0.05
   done
   [[ $n -eq 2 ]]
-  for ((i = 0; i < 20; i++)); do
-    run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet "after-restart-$i")"
+  for ((round = 0; round < 10; round++)); do
+    run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet "after-restart-$round")"
     json_is '.echo_ok == true'
   done
 }
