@@ -1,0 +1,93 @@
+#include "server/base_worker.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <string>
+
+#include "loop/signal_internal.h"
+#include "procspec/log.h"
+#include "procspec/timer.h"
+
+namespace procspec::detail {
+
+BaseWorker::BaseWorker(ServerCore& core, int worker_id) : core_(core), id_(worker_id) {}
+
+BaseWorker::~BaseWorker() {
+  if (current_worker_context() == this) set_current_worker_context(nullptr);
+}
+
+Status BaseWorker::run() {
+  auto loop = EventLoop::create();
+  if (!loop) return forward_error(std::move(loop).error());
+  loop_ = std::move(*loop);
+  reactor_.emplace(*loop_, core_.reactor_options(id_ % kMaxReactors), *this, core_.conn_count);
+  if (auto st = reactor_->listen_on(core_.listen_fd.get()); !st) return st;
+  // SIGTERM is the server's own (SIG-2 refuses it to worker code): it means "stop gracefully".
+  if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
+  // The manager forks workers with SIGTERM blocked so a stop cannot land before this handler.
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+  set_current_worker_context(this);
+  if (core_.events.on_worker_start) core_.events.on_worker_start(*core_.facade, id_);
+  auto st = loop_->run();
+  if (core_.events.on_worker_stop) core_.events.on_worker_stop(*core_.facade, id_);
+  set_current_worker_context(nullptr);
+  (void)remove_signal_internal(SIGTERM);
+  reactor_.reset();
+  loop_.reset();
+  return st;
+}
+
+void BaseWorker::begin_stop() {
+  if (stopping_ || !reactor_) return;
+  stopping_ = true;
+  reactor_->stop_accepting();
+  // Requests the clients already sent are in our sockets: read and answer them before closing.
+  reactor_->drain_reads();
+  reactor_->close_all();
+  const auto grace = static_cast<std::int64_t>(core_.settings.max_wait_time * 1000);
+  // Clients that never read their answers must not hold the worker forever.
+  (void)Timer::after(std::max<std::int64_t>(1, grace), [this] {
+    log_warn("worker " + std::to_string(id_) + ": max_wait_time passed with " + std::to_string(reactor_->size()) +
+             " connections still flushing; closing them");
+    reactor_->for_each_session([this](std::uint64_t s) { reactor_->abort(s); });
+    loop_->stop();
+  });
+  stop_when_idle();
+}
+
+void BaseWorker::stop_when_idle() {
+  if (stopping_ && reactor_->size() == 0) loop_->stop();
+}
+
+void BaseWorker::on_connect(Connection& conn) {
+  if (core_.events.on_connect) core_.events.on_connect(*core_.facade, conn.session_id, conn.reactor_id);
+}
+
+void BaseWorker::on_packet(Connection& conn, std::string_view packet) {
+  core_.events.on_receive(*core_.facade, conn.session_id, conn.reactor_id, packet);
+  ++requests_;
+  if (core_.settings.max_request > 0 && requests_ >= core_.settings.max_request && !stopping_) {
+    // SRV-6: recycle the worker; what was received is answered first, the manager starts a new one.
+    log_info("worker " + std::to_string(id_) + " reached max_request " + std::to_string(core_.settings.max_request));
+    loop_->defer([this] { begin_stop(); });
+  }
+}
+
+void BaseWorker::on_close(Connection& conn) {
+  if (core_.events.on_close) core_.events.on_close(*core_.facade, conn.session_id, conn.reactor_id);
+  if (stopping_) loop_->defer([this] { stop_when_idle(); });
+}
+
+Status BaseWorker::send(std::uint64_t session, std::string_view data) { return reactor_->send(session, data); }
+Status BaseWorker::close(std::uint64_t session) { return reactor_->close(session); }
+
+Status BaseWorker::send_message(std::string_view, int dst_worker_id) {
+  return fail(errc::wrong_role, "send_message to worker " + std::to_string(dst_worker_id) +
+                                    ": BASE mode workers have no pipe to each other in this implementation");
+}
+
+}  // namespace procspec::detail
