@@ -34,6 +34,8 @@ conformance: build ## GoogleTest (ctest) + Bats against IMPL; closes with "N pas
 	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --output-junit ../reports/gtest-$(PRESET).xml || true
 	@rm -rf $(REPORTS)/bats.tmp && mkdir -p $(REPORTS)/bats.tmp
 	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp conformance/bats || true
+	@# Bats 1.8.2 finishes writing its JUnit file after it exits: wait for the closing tag.
+	@for _ in $$(seq 100); do grep -qs '</testsuites>' $(REPORTS)/bats.tmp/report.xml && break; sleep 0.1; done
 	@mv $(REPORTS)/bats.tmp/report.xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml 2>/dev/null || true
 	@rm -rf $(REPORTS)/bats.tmp
 	@scripts/spec_coverage.py

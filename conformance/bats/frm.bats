@@ -50,9 +50,11 @@ frame_printf() {
 
 # bats test_tags=spec:FRM-2
 @test "FRM-2: an unsupported pack code (i) is a settings error, not a run-time one" {
-  run --separate-stderr -2 driver probe frame length:i:0:4:1024 </dev/null
+  run --separate-stderr driver probe frame length:i:0:4:1024 </dev/null
+  expect_status 2
   [[ $stderr == *"package_length_type"* && $stderr == *"'i'"* ]] || { echo "$stderr"; false; }
-  run --separate-stderr -2 driver probe frame length:N:0:70000:1048576 </dev/null
+  run --separate-stderr driver probe frame length:N:0:70000:1048576 </dev/null
+  expect_status 2
   [[ $stderr == *"package_body_offset 70000 is outside 0..65535"* ]] || { echo "$stderr"; false; }
 }
 
@@ -100,7 +102,8 @@ frame_printf() {
   json_lines_are 'length == 1 and .[0].len == 8'
   frame_hex length:N:0:4:8 "00000005 6162636465"
   json_lines_are 'length == 1 and (.[0].closed | contains("9-byte packet, above package_max_length 8"))'
-  run --separate-stderr -2 driver probe frame length:N:0:8:4 </dev/null
+  run --separate-stderr driver probe frame length:N:0:8:4 </dev/null
+  expect_status 2
   [[ $stderr == *"package_max_length 4 is below package_body_offset 8"* ]] || { echo "$stderr"; false; }
 }
 
@@ -118,7 +121,8 @@ frame_printf() {
 
 # bats test_tags=spec:FRM-6
 @test "FRM-6: package_eof longer than 8 bytes is a settings error" {
-  run --separate-stderr -2 driver probe frame eof-split:000102030405060708:1024 </dev/null
+  run --separate-stderr driver probe frame eof-split:000102030405060708:1024 </dev/null
+  expect_status 2
   [[ $stderr == *"package_eof must be 1..8 bytes, got 9"* ]] || { echo "$stderr"; false; }
 }
 
@@ -143,7 +147,9 @@ frame_printf() {
 }
 
 @test "IUT: frame with a malformed SPEC string is a usage error" {
-  run --separate-stderr -2 driver probe frame length:N:0:4 </dev/null
+  run --separate-stderr driver probe frame length:N:0:4 </dev/null
+  expect_status 2
   [[ $stderr == *"is not none, length:TYPE:LENGTH_OFFSET:BODY_OFFSET:MAX"* ]] || { echo "$stderr"; false; }
-  run -2 driver probe frame </dev/null
+  run driver probe frame </dev/null
+  expect_status 2
 }

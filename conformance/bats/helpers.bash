@@ -121,3 +121,12 @@ descendants() {
     descendants "$k"
   done
 }
+
+# expect_status N: after a plain `run`, skip when the implementation cannot do it (77), else
+# require exit status N.
+expect_status() {
+  if [[ $status -eq 77 ]]; then
+    skip "unsupported by $IMPL"
+  fi
+  [[ $status -eq $1 ]] || { echo "expected exit $1, got $status: $output"; false; }
+}
