@@ -26,6 +26,8 @@
 
 #include "procspec/msg_queue.h"
 #include "procspec/result.h"
+#include "procspec/signals.h"
+#include "procspec/timer.h"
 #include "procspec/unique_fd.h"
 
 namespace procspec {
@@ -145,6 +147,13 @@ class Process {
   // WAIT-1..4: waitpid(-1). blocking=false with running children → none (no log); no children
   // → none with ECHILD (no log); EINTR is retried, never reported as none.
   static WaitResult wait(bool blocking = true);
+
+  // Swoole\Process::signal and ::alarm, for readers of Swoole's docs: the same rules as
+  // Signals (SIG-1..SIG-7: handlers run in the event loop, role restrictions apply; a null
+  // handler removes) and Timer::alarm (TMR-2/TMR-3: one clock source per process).
+  static Status signal(int signo, SignalHandler handler) { return Signals::set(signo, std::move(handler)); }
+  static Status ignore_signal(int signo) { return Signals::ignore(signo); }
+  static Status alarm(std::int64_t usec, int type = 0 /* ITIMER_REAL */) { return Timer::alarm(usec, type); }
 
   // SysV queue (MQ-*), delegating to MsgQueue with this process's tag (id + 1).
   // use_queue: key 0 → ftok(program path); mode 1 per-process, 2 shared, | kQueueNoWait.

@@ -72,6 +72,10 @@ class BaseMode final : public ModeRunner {
     core.manager_pid = ::getpid();
     ManagerOptions options;
     options.max_wait_time = std::chrono::milliseconds(static_cast<long long>(core.settings.max_wait_time * 1000));
+    // SRV-6: a worker recycled by max_request exits 0 on purpose; it is not a crash to back off from.
+    if (core.settings.max_request > 0) {
+      options.planned_exit = [](const ChildExit& exit) { return exit.code == 0 && exit.signal == 0; };
+    }
     Manager manager(options, nullptr);
     for (int id = 0; id < core.settings.worker_num; ++id) {
       manager.add_slot(SlotKind::worker, [&core](int worker_id) {
