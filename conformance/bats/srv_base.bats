@@ -1,6 +1,12 @@
 # SRV / SRV-BASE: BASE mode from outside, through IMPL's `driver echo-server` and real TCP clients.
 load helpers
 
+setup() {
+  require_impl
+  LOADGEN="$BUILD_DIR/bench/server_loadgen"
+  [[ -x $LOADGEN ]] || { echo "missing $LOADGEN: build the preset first" >&2; return 1; }
+}
+
 teardown() {
   stop_server
 }
@@ -93,7 +99,7 @@ hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
   start_server --mode base --workers 2 --framing length:N:0:4:65536
   local out
   out=$(mktemp)
-  "$BUILD_DIR/bench/server_loadgen" --port "$SERVER_PORT" --conns 20 --size 256 --duration 3 --warmup 0 >"$out" 3>&- &
+  "$LOADGEN" --port "$SERVER_PORT" --conns 20 --size 256 --duration 3 --warmup 0 >"$out" 3>&- &
   local loadgen=$!
   sleep 0.5
   stop_server
@@ -108,6 +114,6 @@ hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
 # bats test_tags=spec:SRV-5
 @test "SRV-5: 1000 concurrent connections are all served (BASE)" {
   start_server --mode base --workers 2 --framing length:N:0:4:65536
-  run -0 timeout 60 "$BUILD_DIR/bench/server_loadgen" --port "$SERVER_PORT" --conns 1000 --size 64 --requests 5000 --duration 20 --warmup 0
+  run -0 timeout 60 "$LOADGEN" --port "$SERVER_PORT" --conns 1000 --size 64 --requests 5000 --duration 20 --warmup 0
   json_is '.errors == 0 and .requests >= 5000'
 }
