@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <vector>
 
 #include "base/after_fork.h"
+#include "base/fork_safe_lock.h"
 
 namespace procspec::detail {
 namespace {
@@ -19,21 +21,10 @@ struct Pending {
 };
 
 // Same discipline as the child registry: a spinlock the after-fork hook can reset.
-std::atomic_flag g_lock = ATOMIC_FLAG_INIT;
+ForkSafeSpinLock g_lock;
 std::vector<Pending>* g_pending = nullptr;
 
-void reset_lock_after_fork() noexcept { g_lock.clear(); }
-
-class Guard {
- public:
-  Guard() {
-    while (g_lock.test_and_set(std::memory_order_acquire)) {
-    }
-  }
-  ~Guard() { g_lock.clear(std::memory_order_release); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-};
+void reset_lock_after_fork() noexcept { g_lock.reset_after_fork(); }
 
 std::vector<Pending>& pending() {
   if (!g_pending) {
@@ -52,7 +43,7 @@ ino_t inode_of(int fd) {
 
 void pending_pipe_add(int fd) {
   const ino_t ino = inode_of(fd);
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   const pid_t self = ::getpid();
   auto& v = pending();
   std::erase_if(v, [self, fd](const Pending& p) { return p.owner != self || p.fd == fd; });
@@ -60,13 +51,13 @@ void pending_pipe_add(int fd) {
 }
 
 void pending_pipe_remove(int fd) {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   const pid_t self = ::getpid();
   std::erase_if(pending(), [self, fd](const Pending& p) { return p.owner == self && p.fd == fd; });
 }
 
 void pending_pipes_close_all_except(int keep, pid_t parent) noexcept {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   if (!g_pending) return;
   for (const Pending& p : *g_pending) {
     // Entries are the parent's (we were just forked); close only what is still that socket.

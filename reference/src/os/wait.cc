@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include "base/after_fork.h"
+#include "base/fork_safe_lock.h"
 #include "os/child_registry.h"
 #include "procspec/log.h"
 #include "procspec/process.h"
@@ -23,23 +25,10 @@ struct Entry {
   std::optional<ExitStatus> reaped;
 };
 
-// A spinlock rather than a mutex: the after-fork hook must be able to reset it even if another
-// thread of the parent held it at the moment of fork. Critical sections are a few loads.
-std::atomic_flag g_lock = ATOMIC_FLAG_INIT;
+ForkSafeSpinLock g_lock;
 std::vector<Entry>* g_entries = nullptr;
 
-void reset_lock_after_fork() noexcept { g_lock.clear(); }
-
-class Guard {
- public:
-  Guard() {
-    while (g_lock.test_and_set(std::memory_order_acquire)) {
-    }
-  }
-  ~Guard() { g_lock.clear(std::memory_order_release); }
-  Guard(const Guard&) = delete;
-  Guard& operator=(const Guard&) = delete;
-};
+void reset_lock_after_fork() noexcept { g_lock.reset_after_fork(); }
 
 std::vector<Entry>& entries() {
   if (!g_entries) {
@@ -60,7 +49,7 @@ Entry* find(pid_t pid) {
 }  // namespace
 
 void registry_add(pid_t pid) {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   if (Entry* e = find(pid)) {
     e->reaped.reset();
     return;
@@ -73,18 +62,18 @@ void registry_add(pid_t pid) {
 }
 
 void registry_remove(pid_t pid) {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   const pid_t self = ::getpid();
   std::erase_if(entries(), [pid, self](const Entry& e) { return e.pid == pid && e.owner == self; });
 }
 
 void registry_record(const ExitStatus& status) {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   if (Entry* e = find(status.pid)) e->reaped = status;
 }
 
 std::optional<ExitStatus> registry_reaped(pid_t pid) {
-  Guard g;
+  std::lock_guard<ForkSafeSpinLock> g(g_lock);
   if (Entry* e = find(pid)) return e->reaped;
   return std::nullopt;
 }
