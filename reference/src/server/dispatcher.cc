@@ -49,9 +49,14 @@ int Dispatcher::dispatch(Routing& conn, int fd, std::uint32_t peer_hash) {
   return conn.worker;
 }
 
+int Dispatcher::route(const Routing& conn, int fd, std::uint32_t peer_hash) {
+  return conn.in_flight > 0 ? conn.worker : choose(fd, peer_hash);
+}
+
 void Dispatcher::done(Routing& conn) {
   if (conn.in_flight == 0) return;  // a late "done" from a worker that was already declared lost
   --conn.in_flight;
+  if (conn.sent > 0) --conn.sent;
   load_->add(conn.worker, -1);
 }
 
@@ -60,6 +65,7 @@ int Dispatcher::lost(Routing& conn, int worker) {
   int had = conn.in_flight;
   load_->add(worker, -had);
   conn.in_flight = 0;
+  conn.sent = 0;
   return had;
 }
 

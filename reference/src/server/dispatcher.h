@@ -25,6 +25,7 @@ Result<DispatchMode> parse_dispatch_mode(long value);
 struct Routing {
   int worker = -1;     // the worker holding this connection's in-flight packets, or -1
   int in_flight = 0;   // packets dispatched and not yet reported done
+  int sent = 0;        // of those, handed to the worker's channel (the rest wait in a queue)
 };
 
 // Packets in flight per worker, shared by all reactor threads of a server.
@@ -50,6 +51,9 @@ class Dispatcher {
   // Chooses the worker for the next packet of a connection and records it as in flight.
   // `fd` is the connection's socket (fd_mod), `peer_hash` a hash of the client address (ip_mod).
   int dispatch(Routing& conn, int fd, std::uint32_t peer_hash);
+  // Where an uncounted message of this connection goes (its close event): the worker holding
+  // its in-flight packets, so it arrives after them, else the mode's choice.
+  int route(const Routing& conn, int fd, std::uint32_t peer_hash);
   // The worker finished one packet of this connection.
   void done(Routing& conn);
   // The worker died: its in-flight packets will never be answered. Returns how many this

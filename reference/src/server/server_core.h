@@ -44,6 +44,8 @@ class ModeRunner {
 };
 
 std::unique_ptr<ModeRunner> make_base_mode();
+std::unique_ptr<ModeRunner> make_process_mode();
+std::unique_ptr<ModeRunner> make_thread_mode();
 
 class ServerCore {
  public:
