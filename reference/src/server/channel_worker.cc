@@ -11,6 +11,7 @@
 #include "procspec/timer.h"
 #include "server/connection.h"
 #include "server/forwarding.h"
+#include "server/reactor_group.h"
 
 namespace procspec::detail {
 namespace {
@@ -76,8 +77,18 @@ void ChannelWorker::on_readable(int reactor) {
       lost_master("channel to reactor " + std::to_string(reactor) + ": " + message.error().message);
       return;
     }
+    const MessageKind kind = message->header.kind;
+    if (kind == MessageKind::data || kind == MessageKind::connect) {
+      // Published before handling: if this process dies now, the master knows this message
+      // reached it (and is lost with it) while the ones after it are still in the channel.
+      core_.taken->add(channel_index(id_, reactor, static_cast<int>(links_.size())));
+    }
     handle(reactor, *message);
+    if (stopping_ && acks_pending_ <= 0) return;
   }
+  // A byte-stream channel may hold whole messages in its own buffer with nothing left in the
+  // socket, so epoll would not wake us for them: come back next turn instead of waiting.
+  loop_->defer([this, reactor] { on_readable(reactor); });
 }
 
 void ChannelWorker::handle(int reactor, Message& message) {

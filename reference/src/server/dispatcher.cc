@@ -56,7 +56,6 @@ int Dispatcher::route(const Routing& conn, int fd, std::uint32_t peer_hash) {
 void Dispatcher::done(Routing& conn) {
   if (conn.in_flight == 0) return;  // a late "done" from a worker that was already declared lost
   --conn.in_flight;
-  if (conn.sent > 0) --conn.sent;
   load_->add(conn.worker, -1);
 }
 
@@ -65,7 +64,6 @@ int Dispatcher::lost(Routing& conn, int worker) {
   int had = conn.in_flight;
   load_->add(worker, -had);
   conn.in_flight = 0;
-  conn.sent = 0;
   return had;
 }
 

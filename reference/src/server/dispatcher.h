@@ -25,7 +25,6 @@ Result<DispatchMode> parse_dispatch_mode(long value);
 struct Routing {
   int worker = -1;     // the worker holding this connection's in-flight packets, or -1
   int in_flight = 0;   // packets dispatched and not yet reported done
-  int sent = 0;        // of those, handed to the worker's channel (the rest wait in a queue)
 };
 
 // Packets in flight per worker, shared by all reactor threads of a server.

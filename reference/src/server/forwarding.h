@@ -26,11 +26,17 @@
 //   - a crashed worker: the manager holds its restart and tells the master; each reactor reads
 //     the answers it had already sent, closes the connections it leaves unanswered (SRV-PROC-5)
 //     and resets the channel; then the replacement starts and says `ready` (SRV-PROC-2).
+#include <cstddef>
 #include <cstdint>
 
 #include "procspec/channel.h"
 
 namespace procspec::detail {
+
+// The smallest datagram a chunking channel falls back to (SRV-PROC-4), header included, and the
+// header: a message larger than this may have been half-read when its reader died.
+inline constexpr std::size_t kSmallestDatagram = 2048;
+inline constexpr std::size_t kWireHeaderBytes = 24;
 
 // MessageHeader::flags of a worker's data/close message.
 inline constexpr std::uint8_t kDoneFlag = 1;

@@ -5,6 +5,7 @@
 
 #include "procspec/log.h"
 #include "server/forwarding.h"
+#include "server/reactor_group.h"
 
 namespace procspec::detail {
 namespace {
@@ -32,7 +33,10 @@ ForwardingReactor::ForwardingReactor(ServerCore& core, int reactor_id, std::vect
       mailbox_(std::move(mailbox)),
       forward_connect_(static_cast<bool>(core.events.on_connect)),
       forward_close_(static_cast<bool>(core.events.on_close)) {
-  for (std::size_t w = 0; w < workers.size(); ++w) links_[w].channel = workers[w];
+  for (std::size_t w = 0; w < workers.size(); ++w) {
+    links_[w].channel = workers[w];
+    links_[w].taken_index = channel_index(static_cast<int>(w), reactor_id, core.settings.reactor_num);
+  }
 }
 
 ForwardingReactor::~ForwardingReactor() = default;
@@ -80,30 +84,36 @@ MessageHeader ForwardingReactor::header_for(MessageKind kind, int worker, std::u
 void ForwardingReactor::on_connect(Connection& conn) {
   if (!forward_connect_) return;
   const int w = dispatcher_.dispatch(conn.routing, conn.fd.get(), conn.peer_hash);
-  forward(w, header_for(MessageKind::connect, w, conn.session_id), {}, &conn);
+  forward(w, header_for(MessageKind::connect, w, conn.session_id), {});
 }
 
 void ForwardingReactor::on_packet(Connection& conn, std::string_view packet) {
   const int w = dispatcher_.dispatch(conn.routing, conn.fd.get(), conn.peer_hash);
-  forward(w, header_for(MessageKind::data, w, conn.session_id), packet, &conn);
+  forward(w, header_for(MessageKind::data, w, conn.session_id), packet);
 }
 
 void ForwardingReactor::on_close(Connection& conn) {
   if (forward_close_) {
     const int w = dispatcher_.route(conn.routing, conn.fd.get(), conn.peer_hash);
-    forward(w, header_for(MessageKind::close, w, conn.session_id), {}, nullptr);
+    forward(w, header_for(MessageKind::close, w, conn.session_id), {});
   }
   // Answers still on their way are for nobody now; the worker's load must not keep them.
   if (conn.routing.in_flight > 0) (void)dispatcher_.lost(conn.routing, conn.routing.worker);
   if (shutting_down_) loop_->defer([this] { check_drained(); });
 }
 
-void ForwardingReactor::forward(int worker, const MessageHeader& header, std::string_view payload, Connection* conn) {
+void ForwardingReactor::sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size) {
+  if (header.kind == MessageKind::data || header.kind == MessageKind::connect) {
+    link.outstanding.push_back(Outstanding{header.session_id, size});
+  }
+}
+
+void ForwardingReactor::forward(int worker, const MessageHeader& header, std::string_view payload) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   if (link.up && link.queue.empty() && !link.channel->has_pending()) {
     auto st = link.channel->send(header, payload);
     if (st) {
-      if (conn) ++conn->routing.sent;
+      sent_counted(link, header, payload.size());
       if (link.channel->has_pending()) watch_writes(worker, true);
       return;
     }
@@ -145,7 +155,7 @@ void ForwardingReactor::flush_queue(int worker) {
     Connection* conn = counted ? reactor_->find(q.header.session_id) : nullptr;
     if (!counted || conn) {  // a packet of a connection that is gone is for nobody
       if (blocked(channel.send(q.header, q.payload))) return;
-      if (conn) ++conn->routing.sent;
+      sent_counted(link, q.header, q.payload.size());
     }
     link.queued_bytes -= q.payload.size();
     link.queue.pop_front();
@@ -202,6 +212,9 @@ void ForwardingReactor::on_channel_readable(int worker) {
     }
     handle(worker, *message);
   }
+  // A byte-stream channel may hold whole messages in its own buffer with nothing left in the
+  // socket, so epoll would not wake us for them: come back next turn instead of waiting.
+  if (!link.broken) loop_->defer([this, worker] { on_channel_readable(worker); });
 }
 
 void ForwardingReactor::handle(int worker, Message& message) {
@@ -218,7 +231,7 @@ void ForwardingReactor::handle(int worker, Message& message) {
                  st.error().message + "; closing the connection");
         reactor_->abort(h.session_id);
       }
-      if (h.flags & kDoneFlag) finished_one(h.session_id, worker);
+      if (h.flags & kDoneFlag) retire_done(worker, h.session_id);
       return;
     }
     case MessageKind::close:
@@ -227,7 +240,7 @@ void ForwardingReactor::handle(int worker, Message& message) {
     case MessageKind::command:
       switch (static_cast<Command>(h.flags)) {
         case Command::done:
-          finished_one(h.session_id, worker);
+          retire_done(worker, h.session_id);
           return;
         case Command::ready:
           link.up = true;
@@ -259,9 +272,29 @@ void ForwardingReactor::finished_one(std::uint64_t session, int worker) {
   }
 }
 
+void ForwardingReactor::retire_done(int worker, std::uint64_t session) {
+  WorkerLink& link = links_[static_cast<std::size_t>(worker)];
+  if (!link.outstanding.empty()) {
+    if (link.outstanding.front().session != session) {
+      log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " finished session " +
+               std::to_string(session) + " out of order (expected " +
+               std::to_string(link.outstanding.front().session) + ")");
+    }
+    link.outstanding.pop_front();
+    ++link.retired;
+  }
+  finished_one(session, worker);
+}
+
+void ForwardingReactor::lose(int worker, std::uint64_t session) {
+  Connection* conn = reactor_->find(session);
+  if (!conn) return;
+  (void)dispatcher_.lost(conn->routing, worker);
+  reactor_->abort(session);
+}
+
 void ForwardingReactor::worker_exited(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
-  link.up = false;
   link.stop_ack_due = false;
   link.shutdown_due = false;
   // Answers the worker wrote before it died are in the channel: deliver them first, so a
@@ -271,23 +304,47 @@ void ForwardingReactor::worker_exited(int worker) {
     if (!message) break;
     handle(worker, *message);
   }
-  int closed = 0;
-  reactor_->for_each_session([&](std::uint64_t session) {
-    Connection* conn = reactor_->find(session);
-    if (!conn || conn->routing.worker != worker || conn->routing.sent == 0) return;
-    (void)dispatcher_.lost(conn->routing, worker);
-    reactor_->abort(session);
-    ++closed;
-  });
-  if (closed > 0) {
-    log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " died with requests of " +
-             std::to_string(closed) + " connection(s) in flight; those connections were closed");
+  // Which outstanding messages died with the worker: the ones it took (its shared counter says
+  // how many) and did not finish. The rest are still in the channel and the replacement takes
+  // them — except on a byte stream, which the replacement must discard (a torn frame cannot be
+  // resynchronised), and except a message it may have been half-way through reading (chunked)
+  // or that we were half-way through writing.
+  const bool byte_stream = link.channel->type() == ChannelType::uds_stream;
+  const std::uint64_t took = core_.taken->get(link.taken_index) + link.never_taken;
+  std::size_t lost = took > link.retired ? static_cast<std::size_t>(took - link.retired) : 0;
+  lost = std::min(lost, link.outstanding.size());
+  std::size_t untaken_lost = 0;
+  if (byte_stream) {
+    untaken_lost = link.outstanding.size() - lost;
+  } else if (lost < link.outstanding.size() && link.outstanding[lost].size + kWireHeaderBytes > kSmallestDatagram) {
+    untaken_lost = 1;
+  }
+  std::vector<std::uint64_t> closed;
+  for (std::size_t i = 0; i < lost + untaken_lost; ++i) {
+    closed.push_back(link.outstanding.front().session);
+    link.outstanding.pop_front();
+    ++link.retired;
+  }
+  link.never_taken += untaken_lost;
+  if (link.channel->has_pending() && !link.outstanding.empty()) {
+    // Its tail is dropped by reset() below.
+    closed.push_back(link.outstanding.back().session);
+    link.outstanding.pop_back();
+  }
+  for (auto session : closed) lose(worker, session);
+  if (!closed.empty()) {
+    log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " died with " +
+             std::to_string(closed.size()) + " request(s) in flight; their connections were closed");
   }
   if (auto st = link.channel->reset(); !st) {
     log_error("reactor " + std::to_string(id_) + ": cannot reset the channel to worker " + std::to_string(worker) +
               ": " + st.error().message);
   }
+  // A byte stream waits for the replacement's `ready` (it discards what is waiting first);
+  // a message channel keeps what is queued for the replacement, so sending may go on.
+  if (byte_stream) link.up = false;
   watch_writes(worker, false);
+  if (link.up) flush_queue(worker);
   if (shutting_down_) check_drained();
 }
 

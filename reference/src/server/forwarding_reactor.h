@@ -61,8 +61,19 @@ class ForwardingReactor final : public ConnectionEvents {
     MessageHeader header;
     std::string payload;
   };
+  // A counted message handed to a channel and not yet reported done, in channel order.
+  struct Outstanding {
+    std::uint64_t session;
+    std::size_t size;
+  };
   struct WorkerLink {
     Channel* channel = nullptr;
+    std::size_t taken_index = 0;  // in core.taken
+    std::deque<Outstanding> outstanding;
+    // Sequence bookkeeping against the worker's `taken` counter: messages retired (done, or
+    // lost with a dead worker) and messages retired that no worker ever took.
+    std::uint64_t retired = 0;
+    std::uint64_t never_taken = 0;
     bool up = false;  // said `ready` and not `stopping`
     bool stop_ack_due = false;
     bool shutdown_due = false;
@@ -75,12 +86,15 @@ class ForwardingReactor final : public ConnectionEvents {
 
   ForwardingReactor(ServerCore& core, int reactor_id, std::vector<Channel*> workers, std::shared_ptr<WorkerLoad> load,
                     std::unique_ptr<Mailbox> mailbox);
-  void forward(int worker, const MessageHeader& header, std::string_view payload, Connection* conn);
+  void forward(int worker, const MessageHeader& header, std::string_view payload);
   void flush_queue(int worker);
   void watch_writes(int worker, bool on);
   void on_channel_readable(int worker);
   void handle(int worker, Message& message);
   void finished_one(std::uint64_t session, int worker);
+  void retire_done(int worker, std::uint64_t session);
+  void sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size);
+  void lose(int worker, std::uint64_t session);
   void check_drained();
   MessageHeader header_for(MessageKind kind, int worker, std::uint64_t session) const;
 

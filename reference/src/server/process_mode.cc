@@ -37,6 +37,9 @@ class ProcessMode final : public ModeRunner {
     auto pairs = make_channels(core.settings.ipc, static_cast<std::size_t>(workers * reactors),
                                server_channel_options(core));
     if (!pairs) return forward_error(std::move(pairs).error());
+    auto taken = SharedCounters::create(pairs->size());
+    if (!taken) return forward_error(std::move(taken).error());
+    core.taken = *taken;
     auto link = make_control_link();
     if (!link) return forward_error(std::move(link).error());
     auto [master_end, manager_end] = std::move(*link);

@@ -34,6 +34,9 @@ class ThreadMode final : public ModeRunner {
     auto pairs = make_channels(core.settings.ipc, static_cast<std::size_t>(workers * reactors),
                                server_channel_options(core));
     if (!pairs) return forward_error(std::move(pairs).error());
+    auto taken = SharedCounters::create(pairs->size());
+    if (!taken) return forward_error(std::move(taken).error());
+    core.taken = *taken;
     auto group = ReactorGroup::create(core, *pairs);
     if (!group) return forward_error(std::move(group).error());
     auto master = MasterLoop::create(core);
