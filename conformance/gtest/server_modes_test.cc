@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "procspec/process.h"
 #include "procspec/server.h"
 #include "procspec/unique_fd.h"
 #include "support/child.h"
@@ -339,6 +341,31 @@ TEST_P(ServerModes, SRV11_ShutdownAnswersRequestsAlreadySentThenExitsZero) {
   EXPECT_EQ(count_lines(drain_events(), "shutdown"), 1u);
 }
 
+// PRC-1: a PROCESS/THREAD master runs reactor threads once started; forking it could leave the
+// child holding another thread's lock, so creating a Process there is an error. BASE has no
+// master threads: its Start callback may create one.
+TEST_P(ServerModes, PRC1_CreatingAProcessInAStartedMasterIsAnErrorOnlyWhenItHasThreads) {
+  const int port = start([](Server& s, int efd) {
+    auto on_start = s.events().on_start;
+    s.events().on_start = [on_start, efd](Server& srv) {
+      auto process = Process::create([](Process&) { return 0; });
+      note(efd, std::string("process_create ") + (process ? "ok" : "refused: " + process.error().message));
+      on_start(srv);
+    };
+  });
+  ASSERT_GT(port, 0);
+  const std::string line = wait_event("process_create ");
+  if (GetParam().mode == ServerMode::base) {
+    EXPECT_EQ(line, "process_create ok");
+  } else {
+    EXPECT_NE(line.find("refused: "), std::string::npos) << line;
+    EXPECT_NE(line.find("master"), std::string::npos) << line;
+  }
+  auto [status, events] = stop();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllModes, ServerModes,
                          testing::Values(ModeCase{ServerMode::base, "uds_dgram", 2, 1},
                                          ModeCase{ServerMode::process, "uds_dgram", 2, 2},
@@ -412,6 +439,44 @@ TEST_P(ProcessWorkerDeath, SRVPROC5_ARequestInAKilledWorkerClosesOnlyItsConnecti
   auto [status, events] = stop();
   ASSERT_TRUE(status);
   EXPECT_EQ(status->code, 0);
+}
+
+// SRV-14 / SRV-11 SIGUSR1: reloads in a row while clients keep sending, one arriving while the
+// previous is still going: no request fails, and worker_num workers remain.
+TEST_P(ProcessWorkerDeath, SRV14_ReloadsUnderLoadFailNoRequest) {
+  const int port = start();
+  ASSERT_GT(port, 0);
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0}, served{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      Client client(port);
+      for (int i = 0; i < 100000 && !done; ++i) {
+        const std::string body = "c" + std::to_string(c) + "-" + std::to_string(i);
+        if (!client.send_packet(body) || client.read_packet() != body) {
+          ++failures;
+          return;
+        }
+        ++served;
+      }
+    });
+  }
+  for (int reload = 0; reload < 20; ++reload) {
+    ASSERT_EQ(::kill(server_pid_, SIGUSR1), 0);
+    std::this_thread::sleep_for(reload % 2 ? 150ms : 20ms);  // every other one lands mid-reload
+  }
+  std::this_thread::sleep_for(500ms);
+  done = true;
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(served.load(), 0);
+  auto [status, events] = stop();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0);
+  // Each start of a worker has its stop (the run ended with every worker stopped cleanly).
+  EXPECT_EQ(count_lines(events, "worker_start "), count_lines(events, "worker_stop ")) << events;
+  EXPECT_GT(count_lines(events, "worker_start "), static_cast<std::size_t>(GetParam().workers));
 }
 
 INSTANTIATE_TEST_SUITE_P(Channels, ProcessWorkerDeath,

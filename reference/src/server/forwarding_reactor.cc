@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "procspec/log.h"
 #include "server/forwarding.h"
@@ -144,6 +145,7 @@ void ForwardingReactor::flush_queue(int worker) {
   if (link.stop_ack_due) {
     if (blocked(channel.send(command_header(Command::stop_ack, id_, worker), {}))) return;
     link.stop_ack_due = false;
+    link.stopped_cleanly = true;
   }
   if (link.shutdown_due) {
     if (blocked(channel.send(header_for(MessageKind::shutdown, worker, 0), {}))) return;
@@ -203,8 +205,11 @@ void ForwardingReactor::on_channel_readable(int worker) {
       if (would_block(message.error())) return;
       // The worker side is gone for good (no manager holds it any more): stop listening, or a
       // level-triggered EOF would spin the loop.
-      log_error("reactor " + std::to_string(id_) + ": channel to worker " + std::to_string(worker) + ": " +
-                message.error().message);
+      // At shutdown the manager and workers leave first: an EOF then is the expected end.
+      const std::string what = "reactor " + std::to_string(id_) + ": channel to worker " + std::to_string(worker) +
+                               ": " + message.error().message;
+      if (shutting_down_) log_debug(what);
+      else log_error(what);
       link.broken = true;
       watch_writes(worker, false);
       (void)loop_->remove(link.channel->readable_target().fd);
@@ -297,6 +302,11 @@ void ForwardingReactor::worker_exited(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   link.stop_ack_due = false;
   link.shutdown_due = false;
+  if (std::exchange(link.stopped_cleanly, false)) {
+    // It finished everything sent before stop_ack and the channel is whole; its last answers
+    // may still be on their way (sysvmsg hands them over from a thread) and arrive as usual.
+    return;
+  }
   // Answers the worker wrote before it died are in the channel: deliver them first, so a
   // request that was answered is not also cut off.
   for (int i = 0; i < 100000 && !link.broken; ++i) {

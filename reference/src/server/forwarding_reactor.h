@@ -76,6 +76,7 @@ class ForwardingReactor final : public ConnectionEvents {
     std::uint64_t never_taken = 0;
     bool up = false;  // said `ready` and not `stopping`
     bool stop_ack_due = false;
+    bool stopped_cleanly = false;  // stop_ack sent: it finishes everything before exiting
     bool shutdown_due = false;
     bool broken = false;  // the channel failed for good; stop watching it
     std::deque<Queued> queue;

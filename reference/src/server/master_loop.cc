@@ -45,6 +45,7 @@ Status MasterLoop::watch_child(pid_t pid, std::function<void()> on_exit) {
 
 void MasterLoop::reap_child(pid_t pid) {
   int status = 0;
+  // ECHILD: already reaped by whoever reported how it ended.
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
 }

@@ -6,6 +6,7 @@
 //           reactor threads ⇄ channels ⇄ worker processes (children of the manager)
 //
 // A worker that dies is settled by the master before its replacement starts (control_link.h).
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -46,13 +47,20 @@ class ProcessMode final : public ModeRunner {
 
     set_current_role(Role::master);
     core.master_pid = ::getpid();
+    // The manager's signals stay blocked from fork until its signalfd takes them over: a reload
+    // forwarded by the master at once must not find the default action (death) in place.
+    sigset_t manager_signals, old_mask;
+    sigemptyset(&manager_signals);
+    for (int signo : {SIGTERM, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM}) sigaddset(&manager_signals, signo);
+    ::pthread_sigmask(SIG_BLOCK, &manager_signals, &old_mask);
     std::fflush(nullptr);
     const pid_t manager = ::fork();
-    if (manager < 0) return sys_fail(errno, "fork (manager)");
     if (manager == 0) {
       master_end.reset();
       ::_exit(run_manager(core, *pairs, std::move(manager_end)));
     }
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    if (manager < 0) return sys_fail(errno, "fork (manager)");
     core.manager_pid = manager;
     manager_end.reset();
     for (auto& pair : *pairs) pair.worker.reset();
@@ -125,7 +133,13 @@ class ProcessMode final : public ModeRunner {
 
   void on_manager_exit() {
     if (!master_->stopping()) {
-      log_error("master: the manager process exited unexpectedly; shutting the server down");
+      int status = 0;
+      std::string how = "exited";
+      if (::waitpid(core_->manager_pid, &status, WNOHANG) == core_->manager_pid) {
+        how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                  : "exited with code " + std::to_string(WEXITSTATUS(status));
+      }
+      log_error("master: the manager process " + how + " unexpectedly; shutting the server down");
       manager_failed_ = true;
       group_->shutdown([this] { master_->post([this] { master_->stop(); }); });
       master_->mark_stopping();
