@@ -288,7 +288,7 @@ void ForwardingReactor::finished_one(std::uint64_t session, int worker) {
   Connection* conn = reactor_->find(session);
   if (!conn || conn->routing.worker != worker) return;  // closed, or already declared lost
   dispatcher_.done(conn->routing);
-  if (shutting_down_ && conn->routing.in_flight == 0) {
+  if ((shutting_down_ || conn->close_when_answered) && conn->routing.in_flight == 0) {
     (void)reactor_->close(session);
     check_drained();
   }
