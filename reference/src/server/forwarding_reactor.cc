@@ -129,6 +129,17 @@ void ForwardingReactor::forward(int worker, const MessageHeader& header, std::st
   link.queued_bytes += payload.size();
   link.queue.push_back(Queued{header, std::string(payload)});
   if (link.up) watch_writes(worker, true);
+  // SRV-12 towards the workers: a stalled worker must not make the master buffer without bound.
+  // Past the limit the connection that sent this is not read until the queue drains (TCP
+  // back-pressure then reaches the client); nothing already read is dropped.
+  if (link.queued_bytes > queue_limit() && header.kind == MessageKind::data) {
+    reactor_->pause_reading(header.session_id);
+    link.paused.push_back(header.session_id);
+  }
+}
+
+std::size_t ForwardingReactor::queue_limit() const {
+  return std::max<std::size_t>(1 << 20, static_cast<std::size_t>(core_.settings.output_buffer_size));
 }
 
 void ForwardingReactor::flush_queue(int worker) {
@@ -164,6 +175,10 @@ void ForwardingReactor::flush_queue(int worker) {
     }
     link.queued_bytes -= q.payload.size();
     link.queue.pop_front();
+  }
+  if (!link.paused.empty() && link.queued_bytes <= queue_limit() / 2 && !shutting_down_) {
+    for (auto session : link.paused) reactor_->resume_reading(session);
+    link.paused.clear();
   }
   if (channel.has_pending()) {
     flush_at_end_of_turn();

@@ -82,6 +82,7 @@ class ForwardingReactor final : public ConnectionEvents {
     bool broken = false;  // the channel failed for good; stop watching it
     std::deque<Queued> queue;
     std::size_t queued_bytes = 0;
+    std::vector<std::uint64_t> paused;  // connections not read while the queue is over its limit
     bool watching_writes = false;
     TimerId retry_timer = 0;  // channels without a writable fd (sysvmsg) retry on a timer
   };
@@ -91,6 +92,7 @@ class ForwardingReactor final : public ConnectionEvents {
   void forward(int worker, const MessageHeader& header, std::string_view payload);
   void flush_queue(int worker);
   void flush_at_end_of_turn();
+  std::size_t queue_limit() const;
   void watch_writes(int worker, bool on);
   void on_channel_readable(int worker);
   void handle(int worker, Message& message);

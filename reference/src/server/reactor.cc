@@ -246,6 +246,13 @@ void Reactor::update_interest(Connection& conn) {
   }
 }
 
+void Reactor::resume_reading(std::uint64_t session) {
+  Connection* conn = find(session);
+  if (!conn || !conn->reading_paused || conn->close_requested || conn->close_when_answered) return;
+  conn->reading_paused = false;
+  if (!conn->in_read) update_interest(*conn);
+}
+
 void Reactor::pause_reading(std::uint64_t session) {
   Connection* conn = find(session);
   if (!conn || conn->reading_paused) return;

@@ -83,6 +83,8 @@ class Reactor {
   // Stops reading from a connection (for good: a graceful stop takes no new requests); what it
   // has to write is still written.
   void pause_reading(std::uint64_t session);
+  // Reads again (back-pressure released); not for a connection that is closing.
+  void resume_reading(std::uint64_t session);
   // Graceful end: stop accepting, close every connection once its bytes are out.
   void close_all();
 
