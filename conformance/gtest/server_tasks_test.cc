@@ -1,0 +1,398 @@
+// The server's inter-process services over real TCP (BASE mode): task workers (SRV-8),
+// send_message (SRV-9), user processes (SRV-10), task results at shutdown (SRV-11).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "procspec/error.h"
+#include "server_harness.h"
+#include "support/leak_check.h"
+
+namespace procspec::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Per worker process (each has its own copy after fork).
+std::map<int, std::uint64_t> g_task_client;  // task id -> client session
+std::map<int, std::string> g_big_expected;   // task id -> payload a big task must echo
+std::uint64_t g_last_client = 0;
+std::string g_last_user = "none";
+int g_report_fd = -1;  // SRV-11: on_finish also reports here
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + 7) % 256);  // has \0 and \n
+  return s;
+}
+
+std::string err_text(const Error& e) {
+  if (e.code == std::errc::timed_out) return "err timed_out " + e.message;
+  if (e.code == errc::payload_empty) return "err payload_empty " + e.message;
+  return "err " + e.message;
+}
+
+// The command language of the test server (one line per request; see each branch).
+void on_receive(Server& s, std::uint64_t fd, std::string_view packet) {
+  g_last_client = fd;
+  std::string line(packet);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  std::istringstream in(line);
+  std::string cmd;
+  in >> cmd;
+  auto reply = [&](const std::string& text) { (void)s.send(fd, text + "\n"); };
+  if (cmd == "id") return reply(std::to_string(s.worker_id()));
+  if (cmd == "mgr") return reply(std::to_string(s.manager_pid()));
+  if (cmd == "users") return reply(g_last_user);
+  if (cmd == "task" || cmd == "taskto") {
+    int dst = -1;
+    if (cmd == "taskto") in >> dst;
+    std::string data;
+    in >> data;
+    auto id = s.task(data, dst);
+    if (!id) return reply(err_text(id.error()));
+    g_task_client[*id] = fd;
+    return reply("queued " + std::to_string(*id));
+  }
+  if (cmd == "big" || cmd == "bigwait") {
+    std::size_t n = 0;
+    in >> n;
+    std::string data = pattern(n);
+    if (cmd == "bigwait") {
+      auto r = s.taskwait(data, 10);
+      if (!r) return reply(err_text(r.error()));
+      return reply(*r == data ? "bigok " + std::to_string(n) : "bigbad " + std::to_string(r->size()));
+    }
+    auto id = s.task(data);
+    if (!id) return reply(err_text(id.error()));
+    g_task_client[*id] = fd;
+    g_big_expected[*id] = std::move(data);
+    return;  // answered by on_finish
+  }
+  if (cmd == "wait") {
+    int ms = 0;
+    std::string data;
+    in >> ms >> data;
+    auto r = s.taskwait(data, ms / 1000.0);
+    return reply(r ? "ok " + *r : err_text(r.error()));
+  }
+  if (cmd == "msg") {
+    int dst = 0;
+    std::string text;
+    in >> dst >> text;
+    auto st = s.send_message(text, dst);
+    return reply(st ? "sent" : err_text(st.error()));
+  }
+  reply("unknown " + cmd);
+}
+
+void on_task(Server& s, int task_id, int src, std::string_view data) {
+  if (data.size() > 1000) {
+    (void)s.finish(data);  // big tasks echo their payload
+    return;
+  }
+  std::string d(data);
+  if (d.rfind("sleep:", 0) == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(d.substr(6))));
+  }
+  if (d == "nofinish") return;
+  (void)s.finish("done:" + d + ":by:" + std::to_string(s.worker_id()) + ":from:" + std::to_string(src) + ":id:" +
+                 std::to_string(task_id));
+}
+
+void on_finish(Server& s, int task_id, std::string_view result) {
+  auto it = g_task_client.find(task_id);
+  if (it == g_task_client.end()) return;
+  std::string text;
+  if (auto big = g_big_expected.find(task_id); big != g_big_expected.end()) {
+    text = result == big->second ? "bigok " + std::to_string(result.size()) : "bigbad " + std::to_string(result.size());
+    g_big_expected.erase(big);
+  } else {
+    text = "finish " + std::to_string(task_id) + " " + std::string(result);
+  }
+  if (g_report_fd >= 0) (void)!::write(g_report_fd, (text + "\n").data(), text.size() + 1);
+  (void)s.send(it->second, text + "\n");
+  g_task_client.erase(it);
+}
+
+void on_pipe_message(Server& s, int src, std::string_view message) {
+  std::string m(message);
+  if (m.rfind("ping:", 0) == 0) {
+    (void)s.send_message("pong:" + m.substr(5) + ":" + std::to_string(s.worker_id()), src);
+  } else if (m.rfind("pong:", 0) == 0) {
+    (void)s.send(g_last_client, "pong " + m.substr(5) + " from " + std::to_string(src) + "\n");
+  } else if (m.rfind("user:", 0) == 0) {
+    g_last_user = m.substr(5);
+  }
+}
+
+std::function<void(Server&)> configure(int workers, int task_workers, int ipc_mode = 1) {
+  return [=](Server& s) {
+    ASSERT_TRUE(s.set({{"worker_num", workers}, {"task_worker_num", task_workers}, {"task_ipc_mode", ipc_mode}}));
+    s.events().on_receive = [](Server& srv, std::uint64_t fd, int, std::string_view p) { on_receive(srv, fd, p); };
+    s.events().on_task = on_task;
+    s.events().on_finish = on_finish;
+    s.events().on_pipe_message = on_pipe_message;
+  };
+}
+
+class ServerTasks : public LeakCheckedTest {
+ protected:
+  ServerTasks() { check_msg_queues_ = true; }
+};
+
+class ServerTaskIpc : public ServerTasks, public ::testing::WithParamInterface<int> {};
+
+TEST_F(ServerTasks, SRV8_TaskResultReachesFinishInTheCallingWorker) {
+  ServerChild server;
+  ASSERT_TRUE(server.start(configure(2, 2)));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto me = c->call("id");
+  ASSERT_TRUE(me);
+  auto q = c->call("task hello");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(*q, "queued 0");  // task ids count per process from 0
+  auto f = c->read_line();
+  ASSERT_TRUE(f) << f.error().message;
+  // Run by a task worker (ids 2..3), on behalf of this connection's worker.
+  EXPECT_TRUE(f->rfind("finish 0 done:hello:by:", 0) == 0) << *f;
+  EXPECT_NE(f->find(":from:" + *me + ":id:0"), std::string::npos) << *f;
+  const int by = std::stoi(f->substr(f->find(":by:") + 4));
+  EXPECT_GE(by, 2);
+  EXPECT_LE(by, 3);
+  auto st = server.stop();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+  EXPECT_EQ(st->signal, 0);
+}
+
+TEST_F(ServerTasks, SRV8_TaskwaitReturnsTheResultOrTimesOutAndDropsTheLateResult) {
+  ServerChild server;
+  ASSERT_TRUE(server.start(configure(1, 1)));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto ok = c->call("wait 5000 quick");
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(ok->rfind("ok done:quick:by:1:from:0", 0) == 0) << *ok;
+  // The only task worker sleeps 600 ms: a 150 ms taskwait times out.
+  auto late = c->call("wait 150 sleep:600");
+  ASSERT_TRUE(late);
+  EXPECT_TRUE(late->rfind("err timed_out taskwait: no result for task 1", 0) == 0) << *late;
+  // The next taskwait gets its own result, never the late one of task 1.
+  auto next = c->call("wait 5000 after");
+  ASSERT_TRUE(next);
+  EXPECT_TRUE(next->rfind("ok done:after:", 0) == 0) << *next;
+  EXPECT_NE(next->find(":id:2"), std::string::npos) << *next;
+  // A task that returns without finish(): taskwait says so at once.
+  auto none = c->call("wait 5000 nofinish");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->rfind("err payload_empty", 0) == 0) << *none;
+  ASSERT_TRUE(server.stop());
+}
+
+TEST_P(ServerTaskIpc, SRV8_EveryTaskIpcModeDeliversAllResultsAndLargeBinaryTasks) {
+  const int mode = GetParam();
+  ServerChild server;
+  ASSERT_TRUE(server.start(configure(2, 2, mode)));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  constexpr int kTasks = 30;
+  for (int i = 0; i < kTasks; ++i) ASSERT_TRUE(c->send_line("task t" + std::to_string(i)));
+  std::set<std::string> finished;
+  std::set<int> by;
+  for (int i = 0; i < 2 * kTasks; ++i) {
+    auto line = c->read_line();
+    ASSERT_TRUE(line) << line.error().message << " after " << i << " lines";
+    if (line->rfind("finish ", 0) != 0) continue;
+    const auto done = line->find("done:");
+    finished.insert(line->substr(done + 5, line->find(":by:") - done - 5));
+    by.insert(std::stoi(line->substr(line->find(":by:") + 4)));
+  }
+  EXPECT_EQ(finished.size(), static_cast<std::size_t>(kTasks));
+  for (int id : by) EXPECT_TRUE(id == 2 || id == 3) << id;
+  // Larger than a datagram, a SysV message and the socket buffer; binary (with \0 and \n).
+  auto big = c->call("big 1048576");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(*big, "bigok 1048576");
+  auto bigwait = c->call("bigwait 300000");
+  ASSERT_TRUE(bigwait);
+  EXPECT_EQ(*bigwait, "bigok 300000");
+  if (mode != 3) {  // an addressed task runs where it was sent (mode 3 ignores dst)
+    ASSERT_TRUE(c->call("taskto 1 addressed"));
+    auto f = c->read_line();
+    ASSERT_TRUE(f);
+    EXPECT_NE(f->find("done:addressed:by:3:"), std::string::npos) << *f;
+  }
+  auto st = server.stop();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ServerTaskIpc, ::testing::Values(1, 2, 3),
+                         [](const auto& p) { return "task_ipc_mode_" + std::to_string(p.param); });
+
+TEST_F(ServerTasks, SRV8_TaskArgumentErrorsNameTheCause) {
+  ServerChild server;
+  ASSERT_TRUE(server.start(configure(1, 2)));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto bad = c->call("taskto 2 x");
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->find("dst_worker_id 2 must be -1 or less than task_worker_num 2"), std::string::npos) << *bad;
+  ASSERT_TRUE(server.stop());
+}
+
+TEST_F(ServerTasks, SRV9_SendMessageReachesOtherWorkersAndTaskWorkers) {
+  ServerChild server;
+  ASSERT_TRUE(server.start(configure(2, 1)));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto me = c->call("id");
+  ASSERT_TRUE(me);
+  const int self = std::stoi(*me);
+  const int other = 1 - self;
+  for (int dst : {other, 2}) {  // the other worker, then the task worker (id worker_num + 0)
+    auto sent = c->call("msg " + std::to_string(dst) + " ping:hi" + std::to_string(dst));
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(*sent, "sent");
+    auto pong = c->read_line();
+    ASSERT_TRUE(pong) << pong.error().message;
+    EXPECT_EQ(*pong, "pong hi" + std::to_string(dst) + ":" + std::to_string(dst) + " from " + std::to_string(dst));
+  }
+  auto to_self = c->call("msg " + *me + " ping:x");
+  ASSERT_TRUE(to_self);
+  EXPECT_NE(to_self->find("cannot send a message to itself"), std::string::npos) << *to_self;
+  auto missing = c->call("msg 3 ping:x");  // 2 workers + 1 task worker: no id 3
+  ASSERT_TRUE(missing);
+  EXPECT_NE(missing->find("worker_id 3 is invalid"), std::string::npos) << *missing;
+  ASSERT_TRUE(server.stop());
+}
+
+// Reports its pid and id to every worker once started.
+class Reporter final : public UserProcess {
+ public:
+  explicit Reporter(Server& s) : UserProcess("reporter"), server_(s) {}
+
+ protected:
+  void run() override {
+    for (int w = 0; w < server_.settings().worker_num; ++w) {
+      (void)server_.send_message("user:" + std::to_string(::getpid()) + ":" + std::to_string(id()), w);
+    }
+  }
+
+ private:
+  Server& server_;
+};
+
+Result<std::string> poll_users(LineClient& c, const std::string& not_this) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto u = c.call("users");
+    if (!u) return u;
+    if (*u != "none" && *u != not_this) return u;
+    std::this_thread::sleep_for(20ms);
+  }
+  return fail(std::make_error_code(std::errc::timed_out), "no user process report in 10 s");
+}
+
+TEST_F(ServerTasks, SRV10_UserProcessSendsMessagesAndIsRestartedAfterKill) {
+  // spec: SRV-9 SRV-BASE-1
+  ServerChild server;
+  ASSERT_TRUE(server.start([](Server& s) {
+    configure(1, 1)(s);
+    ASSERT_TRUE(s.add_process([&s]() -> std::unique_ptr<UserProcess> { return std::make_unique<Reporter>(s); }));
+  }));
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto mgr = c->call("mgr");  // a user process forces a manager even with one worker
+  ASSERT_TRUE(mgr);
+  EXPECT_EQ(*mgr, std::to_string(server.pid()));
+  auto first = poll_users(*c, "");
+  ASSERT_TRUE(first) << first.error().message;
+  const pid_t pid = std::stoi(*first);
+  EXPECT_EQ(first->substr(first->find(':') + 1), "2");  // id = worker_num + task_worker_num + 0
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  auto second = poll_users(*c, *first);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_NE(std::stoi(*second), pid);
+  auto st = server.stop();  // the user process is stopped with the server (POOL-13)
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+}
+
+TEST_F(ServerTasks, SRV10_CallableUserProcessCanSendTasks) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  ServerChild server;
+  ASSERT_TRUE(server.start([&](Server& s) {
+    configure(1, 1)(s);
+    g_report_fd = wr.get();
+    // A task from a user process takes no result; its on_task reports through the pipe instead.
+    s.events().on_task = [](Server& srv, int, int src, std::string_view data) {
+      const std::string text = std::string(data) + " from " + std::to_string(src) + " finish=" +
+                               (srv.finish("x") ? "ok" : "refused") + "\n";
+      (void)!::write(g_report_fd, text.data(), text.size());
+    };
+    ASSERT_TRUE(s.add_process([](Server& srv) { (void)srv.task("from-user"); }));
+  }));
+  wr.reset();
+  auto got = read_with_deadline(rd.get(), 4096, 10s);
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->substr(0, got->find('\n')), "from-user from 2 finish=refused");
+  auto st = server.stop();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+}
+
+TEST_F(ServerTasks, SRV11_OutstandingTaskResultsReachFinishAtShutdown) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  ServerChild server;
+  ASSERT_TRUE(server.start([&](Server& s) {
+    configure(1, 1)(s);
+    g_report_fd = wr.get();
+  }));
+  wr.reset();
+  auto c = LineClient::connect(server.port());
+  ASSERT_TRUE(c);
+  auto q = c->call("task sleep:500");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(*q, "queued 0");
+  // SIGTERM while the task runs: the worker waits for the result, Finish answers the client.
+  ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
+  auto f = c->read_line();
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_TRUE(f->rfind("finish 0 done:sleep:500:", 0) == 0) << *f;
+  auto eof = c->read_line();
+  EXPECT_FALSE(eof);
+  auto reported = read_with_deadline(rd.get(), 4096, 10s);
+  ASSERT_TRUE(reported);
+  EXPECT_TRUE(reported->rfind("finish 0 done:sleep:500:", 0) == 0) << *reported;
+  auto st = server.stop();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+}
+
+TEST_F(ServerTasks, SRV8_ApiOutsideAWorkerIsARoleError) {
+  auto server = Server::create("127.0.0.1", 0, ServerMode::base);
+  ASSERT_TRUE(server);
+  auto t = (*server)->task("x");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, errc::wrong_role);
+  EXPECT_EQ((*server)->finish("x").error().code, errc::wrong_role);
+  EXPECT_EQ((*server)->send_message("x", 0).error().code, errc::wrong_role);
+}
+
+}  // namespace
+}  // namespace procspec::test
