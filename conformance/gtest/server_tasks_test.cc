@@ -12,7 +12,12 @@
 #include <string>
 #include <thread>
 
+#include <algorithm>
+
 #include "procspec/error.h"
+#include "procspec/event_loop.h"
+#include "procspec/role.h"
+#include "procspec/signals.h"
 #include "server_harness.h"
 #include "support/leak_check.h"
 
@@ -223,6 +228,14 @@ TEST_P(ServerTaskIpc, SRV8_EveryTaskIpcModeDeliversAllResultsAndLargeBinaryTasks
   auto big = c->call("big 1048576");
   ASSERT_TRUE(big);
   EXPECT_EQ(*big, "bigok 1048576");
+  // Pipelined: the worker sends big tasks while the task workers send big results back, both
+  // directions full at once; neither side may block the other forever.
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(c->send_line("big 200000"));
+  for (int i = 0; i < 8; ++i) {
+    auto line = c->read_line();
+    ASSERT_TRUE(line) << line.error().message;
+    EXPECT_EQ(*line, "bigok 200000");
+  }
   auto bigwait = c->call("bigwait 300000");
   ASSERT_TRUE(bigwait);
   EXPECT_EQ(*bigwait, "bigok 300000");
@@ -379,6 +392,45 @@ TEST_F(ServerTasks, SRV11_OutstandingTaskResultsReachFinishAtShutdown) {
   auto reported = read_with_deadline(rd.get(), 4096, 10s);
   ASSERT_TRUE(reported);
   EXPECT_TRUE(reported->rfind("finish 0 done:sleep:500:", 0) == 0) << *reported;
+  auto st = server.stop();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->code, 0);
+}
+
+TEST_F(ServerTasks, SIG2_TaskWorkersHaveTheirRoleAndRefuseSigterm) {
+  // spec: SRV-8 SIG-5
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  ServerChild server;
+  ASSERT_TRUE(server.start([&](Server& s) {
+    configure(1, 1)(s);
+    g_report_fd = wr.get();
+    s.events().on_worker_start = [](Server& srv, int id) {
+      if (id < srv.settings().worker_num) return;
+      const auto st = Signals::set(SIGTERM, [](int) {});
+      const std::string text = std::string(role_name(current_role())) + " " + std::to_string(id) + " " +
+                               (st ? "allowed" : "refused") + "\n";
+      (void)!::write(g_report_fd, text.data(), text.size());
+    };
+    // A user process may take SIGTERM (its handler replaces the default stop); it then exits
+    // when its handler says so.
+    ASSERT_TRUE(s.add_process([](Server&) {
+      const auto st = Signals::set(SIGTERM, [](int) { EventLoop::current()->stop(); });
+      const std::string text = std::string(role_name(current_role())) + " " + (st ? "allowed" : "refused") + "\n";
+      (void)!::write(g_report_fd, text.data(), text.size());
+    }));
+  }));
+  wr.reset();
+  std::string all;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::count(all.begin(), all.end(), '\n') < 2 && std::chrono::steady_clock::now() < until) {
+    auto got = read_with_deadline(rd.get(), 4096, 10s);
+    if (!got || got->empty()) break;
+    all += *got;
+  }
+  EXPECT_NE(all.find("task_worker 1 refused\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("user allowed\n"), std::string::npos) << all;
   auto st = server.stop();
   ASSERT_TRUE(st);
   EXPECT_EQ(st->code, 0);

@@ -106,10 +106,13 @@ void WorkerServices::pump_channel(Channel& channel, bool into_backlog) {
       dispatch(std::move(*m));
     }
   }
-  if (!into_backlog && !backlog_.empty() && loop_ && !backlog_scheduled_) {
-    backlog_scheduled_ = true;
-    loop_->defer([this] { run_backlog(); });
-  }
+  if (!into_backlog) schedule_backlog();
+}
+
+void WorkerServices::schedule_backlog() {
+  if (backlog_.empty() || !loop_ || backlog_scheduled_) return;
+  backlog_scheduled_ = true;
+  loop_->defer([this] { run_backlog(); });
 }
 
 void WorkerServices::run_backlog() {
@@ -287,10 +290,7 @@ Result<std::string> WorkerServices::taskwait(std::string_view data, double timeo
     pollfd p{inbox_fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count()) + 1) > 0) pump(true);
   }
-  if (!backlog_.empty() && !backlog_scheduled_) {
-    backlog_scheduled_ = true;
-    loop_->defer([this] { run_backlog(); });
-  }
+  schedule_backlog();
   awaited_.reset();
   if (!st) return forward_error(std::move(st).error());
   if (!awaited_result_) {
@@ -346,6 +346,7 @@ Status WorkerServices::send_on(Channel& channel, const MessageHeader& header, st
     const int timeout = w.fd >= 0 ? 1000 : 1;
     if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) return sys_fail(errno, "send: poll");
     pump(true);
+    schedule_backlog();  // run from the loop once this call has returned
   }
 }
 

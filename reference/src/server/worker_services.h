@@ -140,6 +140,7 @@ class WorkerServices {
   void pump_channel(Channel& channel, bool into_backlog);
   void dispatch(Message message);
   void run_backlog();
+  void schedule_backlog();
   void run_task(const Message& message);
   void on_finish_message(const Message& message);
   Status answer(const CurrentTask& task, std::string_view result, bool has_result);
