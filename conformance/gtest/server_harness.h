@@ -80,21 +80,21 @@ class LineClient {
   std::string buf_;
 };
 
-// A BASE server in a child process; configure() sets events and settings.
+// A server in a child process; configure() sets events and settings.
 class ServerChild {
  public:
   ~ServerChild() {
     if (pid_ > 0) (void)stop();
   }
 
-  Status start(const std::function<void(Server&)>& configure) {
+  Status start(const std::function<void(Server&)>& configure, ServerMode mode = ServerMode::base) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return sys_fail(errno, "pipe2");
     UniqueFd rd(p[0]), wr(p[1]);
     auto pid = spawn_child([&]() -> int {
       detail::run_after_fork_child_hooks();
       rd.reset();
-      auto server = Server::create("127.0.0.1", 0, ServerMode::base);
+      auto server = Server::create("127.0.0.1", 0, mode);
       if (!server) return 10;
       Server& s = **server;
       if (!s.set({{"open_eof_split", true}, {"package_eof", std::string("\n")}})) return 11;

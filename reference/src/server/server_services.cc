@@ -122,17 +122,21 @@ void ServerServices::release() noexcept {
 
 void apply_service_manager_options(ManagerOptions& options) { options.stop_last = {SlotKind::task_worker}; }
 
-Status register_service_slots(Manager& manager, ServerCore& core) {
+Status register_service_slots(Manager& manager, ServerCore& core, std::function<void()> in_child) {
   if (!core.services) return fail(errc::not_started, "register_service_slots: the server's services were not prepared");
   ServerServices& s = *core.services;
   for (int t = 0; t < s.task_worker_num; ++t) {
     const int id = s.worker_num + t;
-    manager.add_slot(SlotKind::task_worker, [&core, id](int) { return run_task_worker(core, id); });
+    manager.add_slot(SlotKind::task_worker, [&core, id, in_child](int) {
+      if (in_child) in_child();
+      return run_task_worker(core, id);
+    });
   }
   for (std::size_t i = 0; i < s.user_processes.size(); ++i) {
     const int id = s.user_base() + static_cast<int>(i);
     const UserProcessFactory* factory = &s.user_processes[i];
-    manager.add_slot(SlotKind::user, [&core, id, factory](int) {
+    manager.add_slot(SlotKind::user, [&core, id, factory, in_child](int) {
+      if (in_child) in_child();
       core.listen_fd.reset();
       std::unique_ptr<WorkerServices> sender;
       return run_user_process_body(id, *factory, [&](EventLoop&) {

@@ -21,19 +21,29 @@
 //     the sender's own inbox too and keeps what arrives for later (backlog, run from the loop).
 //
 // Integration contract (any mode with a manager and worker processes; all before/after fork as
-// noted; BASE does exactly this in base_mode.cc / base_worker.cc):
+// noted; BASE does exactly this in base_mode.cc / base_worker.cc, PROCESS in process_mode.cc /
+// channel_worker.cc):
 //   1. Server::start() calls ServerServices::prepare(core) before the mode runs (creates the
 //      inboxes and queues, before any fork) and release() after it returned.
 //   2. The process that runs the Manager: add the event-worker slots FIRST, then
-//      register_service_slots(manager, core) (task-worker and user-process slots), and build
-//      the ManagerOptions with apply_service_manager_options(options) (task workers stop last).
+//      register_service_slots(manager, core, in_child) (task-worker and user-process slots), and
+//      build the ManagerOptions with apply_service_manager_options(options) (task workers stop
+//      last).
 //   3. Each event worker process/thread, once its EventLoop exists:
 //        auto svc = WorkerServices::attach(core, worker_id, loop);
 //      keep it alive while the loop runs (destroying it detaches); at graceful stop, wait until
 //      svc->outstanding_tasks() == 0 (set_on_tasks_done tells when) before closing connections.
 //   Server::task/taskwait/finish/send_message use the calling thread's attachment.
 // THREAD mode: the inboxes are process channels and the task workers processes, so start()
-// refuses task_worker_num > 0 and add_process there (ServerServices::prepare).
+// refuses task_worker_num > 0 and add_process there (ServerServices::prepare), and its worker
+// threads do not attach (send_message there is the mode's own WorkerContext::send_message).
+// Making THREAD work would mean: task workers as threads with ChannelType::thread inboxes and a
+// per-thread attachment (the current() pointer is already thread_local).
+//
+// Limits: task_ipc_mode 2/3 use private queues (message_queue_key is not applied to them); with
+// mode 2/3 a task the queue receiver thread had taken out of the kernel queue at the instant a
+// task worker is reloaded is run before it exits only if it reached the receiver's hand-off
+// (finish_held_work); tasks still queued for a slot wait for its replacement.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -92,7 +102,10 @@ class ServerServices {
   std::size_t queue_msgmax = 8192;  // largest SysV message (a mode-3 task above it is addressed)
 };
 
-Status register_service_slots(Manager& manager, ServerCore& core);
+// in_child runs first in every task-worker and user-process child: drop what the mode's
+// children must not hold (PROCESS: the reactor<->worker channel ends, so a stream channel still
+// sees EOF when its worker dies).
+Status register_service_slots(Manager& manager, ServerCore& core, std::function<void()> in_child = {});
 void apply_service_manager_options(ManagerOptions& options);
 
 // One process's (or thread's) attachment: its inbox in its loop and the API the Server calls.
