@@ -456,6 +456,36 @@ TEST_F(ServerTasks, SIG2_TaskWorkersHaveTheirRoleAndRefuseSigterm) {
 INSTANTIATE_TEST_SUITE_P(Modes, ServerServices, ::testing::Values(ServerMode::base, ServerMode::process),
                          [](const auto& p) { return mode_label(p.param); });
 
+TEST_F(ServerTasks, SRV8_ThreadModeRefusesTaskWorkersAndUserProcessesAtStart) {
+  for (bool with_process : {false, true}) {
+    auto server = Server::create("127.0.0.1", 0, ServerMode::thread);
+    ASSERT_TRUE(server);
+    Server& s = **server;
+    s.events().on_receive = [](Server&, std::uint64_t, int, std::string_view) {};
+    s.events().on_task = [](Server&, int, int, std::string_view) {};
+    if (with_process) {
+      ASSERT_TRUE(s.add_process([](Server&) {}));
+    } else {
+      ASSERT_TRUE(s.set("task_worker_num", 1LL));
+    }
+    auto st = s.start();
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, errc::invalid_setting);
+    EXPECT_NE(st.error().message.find("THREAD mode"), std::string::npos) << st.error().message;
+  }
+}
+
+TEST_F(ServerTasks, SRV8_TaskWorkersNeedTheTaskEvent) {
+  auto server = Server::create("127.0.0.1", 0, ServerMode::base);
+  ASSERT_TRUE(server);
+  Server& s = **server;
+  s.events().on_receive = [](Server&, std::uint64_t, int, std::string_view) {};
+  ASSERT_TRUE(s.set("task_worker_num", 1LL));
+  auto st = s.start();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find("on_task"), std::string::npos) << st.error().message;
+}
+
 TEST_F(ServerTasks, SRV8_ApiOutsideAWorkerIsARoleError) {
   auto server = Server::create("127.0.0.1", 0, ServerMode::base);
   ASSERT_TRUE(server);
