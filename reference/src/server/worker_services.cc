@@ -91,12 +91,15 @@ void WorkerServices::pump(bool into_backlog) {
 }
 
 void WorkerServices::pump_channel(Channel& channel, bool into_backlog) {
-  for (;;) {
+  for (int errors = 0;;) {
     auto m = channel.receive();
     if (!m) {
-      if (!would_block(m.error())) log_warn("worker " + std::to_string(id_) + ": inbox: " + m.error().message);
-      if (m.error().code == errc::peer_closed || would_block(m.error())) break;
-      continue;  // a malformed or oversized message was dropped; go on with the rest
+      if (would_block(m.error())) break;
+      log_warn("worker " + std::to_string(id_) + ": inbox: " + m.error().message);
+      // A malformed or oversized message was dropped: go on with the rest, but a channel that
+      // keeps failing (closed, broken) must not spin here; the loop calls again when readable.
+      if (m.error().code == errc::peer_closed || ++errors >= 16) break;
+      continue;
     }
     if (awaited_ && m->header.kind == MessageKind::finish && m->header.session_id == *awaited_) {
       awaited_result_ = std::move(*m);
