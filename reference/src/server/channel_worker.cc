@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -60,7 +61,9 @@ Status ChannelWorker::run() {
   set_current_worker_context(this);
   if (core_.events.on_worker_start) core_.events.on_worker_start(*core_.facade, id_);
   for (std::size_t r = 0; r < links_.size() && !stopping_; ++r) {
-    if (auto st = send_to(static_cast<int>(r), command_header(Command::ready, static_cast<int>(r), id_), {}); !st) {
+    // The pid lets a reactor watch a channel that cannot see its peer die (sysvmsg).
+    const auto pid = static_cast<std::uint64_t>(::getpid());
+    if (auto st = send_to(static_cast<int>(r), command_header(Command::ready, static_cast<int>(r), id_, pid), {}); !st) {
       lost_master("cannot reach reactor " + std::to_string(r) + ": " + st.error().message);
     }
   }

@@ -1,5 +1,8 @@
 #include "server/forwarding_reactor.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -201,6 +204,13 @@ void ForwardingReactor::on_channel_readable(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   for (int i = 0; i < kMessagesPerWakeup && !link.broken; ++i) {
     auto message = link.channel->receive();
+    if (!message && link.channel->type() == ChannelType::sysvmsg && message.error().code == errc::peer_closed) {
+      // The watched worker died and all it sent is in; the master's notice follows. The
+      // channel itself is fine: clear the watch so the replacement's messages flow.
+      link.end_seen = true;
+      (void)link.channel->reset();
+      continue;
+    }
     if (!message) {
       if (would_block(message.error())) return;
       // The worker side is gone for good (no manager holds it any more): stop listening, or a
@@ -247,10 +257,17 @@ void ForwardingReactor::handle(int worker, Message& message) {
         case Command::done:
           retire_done(worker, h.session_id);
           return;
-        case Command::ready:
+        case Command::ready: {
           link.up = true;
+          // A queue never reports that its reader died: watching the pid makes the receiver
+          // put an end marker behind the worker's last message, so a death can be drained whole.
+          const auto pid = static_cast<pid_t>(h.session_id);
+          if (link.channel->type() == ChannelType::sysvmsg && pid > 0 && pid != ::getpid()) {
+            if (auto st = link.channel->watch_peer(pid); !st) log_warn("reactor " + std::to_string(id_) + ": " + st.error().message);
+          }
           flush_queue(worker);
           return;
+        }
         case Command::stopping:
           link.up = false;
           link.stop_ack_due = true;
@@ -271,7 +288,7 @@ void ForwardingReactor::finished_one(std::uint64_t session, int worker) {
   Connection* conn = reactor_->find(session);
   if (!conn || conn->routing.worker != worker) return;  // closed, or already declared lost
   dispatcher_.done(conn->routing);
-  if (shutting_down_ && conn->routing.in_flight == 0) {
+  if ((shutting_down_ || conn->close_when_answered) && conn->routing.in_flight == 0) {
     (void)reactor_->close(session);
     check_drained();
   }
@@ -298,22 +315,42 @@ void ForwardingReactor::lose(int worker, std::uint64_t session) {
   reactor_->abort(session);
 }
 
+void ForwardingReactor::drain_dead(int worker) {
+  WorkerLink& link = links_[static_cast<std::size_t>(worker)];
+  // sysvmsg hands messages over from a receiver thread, so "nothing yet" is not "nothing more":
+  // wait (bounded) for the end marker that watch_peer put behind the dead worker's last message.
+  const bool wait_for_marker = link.channel->type() == ChannelType::sysvmsg;
+  int idle_polls = 0;
+  for (int i = 0; i < 100000 && !link.broken; ++i) {
+    auto message = link.channel->receive();
+    if (message) {
+      handle(worker, *message);
+      continue;
+    }
+    if (wait_for_marker && message.error().code == errc::peer_closed) {
+      link.end_seen = true;
+      return;
+    }
+    if (!wait_for_marker || link.end_seen || !would_block(message.error()) || ++idle_polls > 50) return;
+    pollfd p{link.channel->readable_target().fd, POLLIN, 0};
+    (void)::poll(&p, 1, 10);
+  }
+}
+
 void ForwardingReactor::worker_exited(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   link.stop_ack_due = false;
   link.shutdown_due = false;
   if (std::exchange(link.stopped_cleanly, false)) {
-    // It finished everything sent before stop_ack and the channel is whole; its last answers
-    // may still be on their way (sysvmsg hands them over from a thread) and arrive as usual.
+    // It finished everything sent before stop_ack and the channel is whole: deliver its last
+    // answers and go on (on sysvmsg this also consumes the end marker of its watch).
+    drain_dead(worker);
+    if (std::exchange(link.end_seen, false)) (void)link.channel->reset();
     return;
   }
   // Answers the worker wrote before it died are in the channel: deliver them first, so a
   // request that was answered is not also cut off.
-  for (int i = 0; i < 100000 && !link.broken; ++i) {
-    auto message = link.channel->receive();
-    if (!message) break;
-    handle(worker, *message);
-  }
+  drain_dead(worker);
   // Which outstanding messages died with the worker: the ones it took (its shared counter says
   // how many) and did not finish. The rest are still in the channel and the replacement takes
   // them — except on a byte stream, which the replacement must discard (a torn frame cannot be
@@ -346,6 +383,7 @@ void ForwardingReactor::worker_exited(int worker) {
     log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " died with " +
              std::to_string(closed.size()) + " request(s) in flight; their connections were closed");
   }
+  link.end_seen = false;
   if (auto st = link.channel->reset(); !st) {
     log_error("reactor " + std::to_string(id_) + ": cannot reset the channel to worker " + std::to_string(worker) +
               ": " + st.error().message);

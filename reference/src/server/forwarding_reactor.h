@@ -77,6 +77,7 @@ class ForwardingReactor final : public ConnectionEvents {
     bool up = false;  // said `ready` and not `stopping`
     bool stop_ack_due = false;
     bool stopped_cleanly = false;  // stop_ack sent: it finishes everything before exiting
+    bool end_seen = false;         // sysvmsg: the end marker of the watched worker was read
     bool shutdown_due = false;
     bool broken = false;  // the channel failed for good; stop watching it
     std::deque<Queued> queue;
@@ -93,6 +94,7 @@ class ForwardingReactor final : public ConnectionEvents {
   void on_channel_readable(int worker);
   void handle(int worker, Message& message);
   void finished_one(std::uint64_t session, int worker);
+  void drain_dead(int worker);
   void retire_done(int worker, std::uint64_t session);
   void sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size);
   void lose(int worker, std::uint64_t session);
