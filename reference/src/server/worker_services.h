@@ -40,10 +40,11 @@
 // Making THREAD work would mean: task workers as threads with ChannelType::thread inboxes and a
 // per-thread attachment (the current() pointer is already thread_local).
 //
-// Limits: task_ipc_mode 2/3 use private queues (message_queue_key is not applied to them); with
-// mode 2/3 a task the queue receiver thread had taken out of the kernel queue at the instant a
-// task worker is reloaded is run before it exits only if it reached the receiver's hand-off
-// (finish_held_work); tasks still queued for a slot wait for its replacement.
+// Limits: task_ipc_mode 2/3 use private queues (message_queue_key does not apply to them). A
+// task worker that stops (reload, shutdown) runs the tasks it already took in (its backlog and
+// what its queue receiver holds, at most two) and leaves the rest queued for its replacement; a
+// task the receiver thread pulls out of the kernel queue after that last look is lost with the
+// process. Tasks sent from a user process take no result (Swoole's NOREPLY).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
