@@ -28,6 +28,7 @@
 
 #include "procspec/result.h"
 #include "procspec/settings.h"
+#include "procspec/user_process.h"
 
 namespace procspec {
 
@@ -54,6 +55,11 @@ struct ServerEvents {
   std::function<void(Server&, std::uint64_t fd, int reactor_id, std::string_view data)> on_receive;
   std::function<void(Server&, std::uint64_t fd, int reactor_id)> on_close;
   std::function<void(Server&, int src_worker_id, std::string_view message)> on_pipe_message;
+  // SRV-8. In a task worker: one task (data as sent, binary-safe). Answer with Server::finish();
+  // returning without finish() answers "no result" (Finish does not run; taskwait fails).
+  std::function<void(Server&, int task_id, int src_worker_id, std::string_view data)> on_task;
+  // In the worker that called task(): the task's finish() result.
+  std::function<void(Server&, int task_id, std::string_view result)> on_finish;
 };
 
 namespace detail {
@@ -81,7 +87,33 @@ class Server {
   // From a worker's callback.
   Status send(std::uint64_t fd, std::string_view data);
   Status close(std::uint64_t fd);
+  // SRV-9: runs PipeMessage(src_worker_id, message) in worker dst_worker_id (workers
+  // 0..worker_num-1, task workers worker_num..worker_num+task_worker_num-1), from any worker,
+  // task worker or user process. Errors: unknown id (errc::unknown_worker, naming it), the
+  // caller's own id (errc::invalid_argument), no on_pipe_message (errc::invalid_setting).
   Status send_message(std::string_view message, int dst_worker_id);
+
+  // SRV-8 task workers (task_worker_num > 0, on_task set). From a worker (or a user process, whose
+  // tasks take no result): sends data to task worker dst (-1: an idle one; task_ipc_mode 3
+  // ignores dst) and returns the task id (a per-process counter from 0, as Swoole's). The result
+  // arrives as on_finish(task_id, result) in this worker, from its event loop. Errors: no task
+  // workers (invalid_setting), called in a task worker (wrong_role), dst out of range (unknown_worker).
+  Result<int> task(std::string_view data, int dst_task_worker = -1);
+  // Blocks this worker until the result arrives or timeout_seconds pass: std::errc::timed_out,
+  // and the late result is dropped (never delivered to a later taskwait or to on_finish). A task
+  // that returns without finish() fails with errc::payload_empty. Other inbox traffic (pipe
+  // messages, other results) is kept and delivered after the call returns.
+  Result<std::string> taskwait(std::string_view data, double timeout_seconds = 0.5, int dst_task_worker = -1);
+  // In on_task: the task's result (once per task). Elsewhere: errc::wrong_role.
+  Status finish(std::string_view result);
+
+  // SRV-10, before start(): a user process started with the server (role `user`, its id is
+  // worker_num + task_worker_num + index), restarted by the manager whenever it exits, stopped
+  // with SIGTERM at shutdown; it may call send_message and task. Returns the index (0, 1, ...).
+  Result<int> add_process(UserProcessFactory factory);
+  // The same for a plain callable: fn runs as the process's run(); once it returns the process
+  // serves its event loop (timers it set) until SIGTERM.
+  Result<int> add_process(std::function<void(Server&)> fn);
 
   // Graceful stop (SRV-11): stop accepting, answer what is in flight, stop workers, exit start().
   Status shutdown();
@@ -90,7 +122,8 @@ class Server {
 
   int port() const noexcept;       // the bound port (after start() bound it)
   ServerMode mode() const noexcept;
-  int worker_id() const noexcept;  // -1 outside a worker
+  // Workers 0..worker_num-1, task workers and user processes after them; -1 elsewhere.
+  int worker_id() const noexcept;
   pid_t master_pid() const noexcept;
   pid_t manager_pid() const noexcept;
 

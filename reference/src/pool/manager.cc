@@ -69,6 +69,7 @@ Status Manager::run(const ManagerHooks& hooks) {
 
   for (;;) {
     if (shutdown_requested_ && phase_ == Phase::running) begin_shutdown();
+    if (phase_ == Phase::stopping) advance_shutdown();
     if (phase_ == Phase::stopping && table_.running_count() == 0) break;
     // The second fd: handlers user code registered through signals.h (signals the manager role
     // does not reserve) are announced on the signal pipe; the pipe exists once one was set.
@@ -251,13 +252,36 @@ void Manager::begin_shutdown() {
   reload_deadline_.reset();
   // POOL-13: workers and user processes get SIGTERM in the same pass, so a user process's grace
   // period runs concurrently with the workers', not after it.
+  last_stage_started_ = false;
   for (auto& slot : table_.slots()) {
     slot.respawn_at.reset();
-    if (slot.pid == 0) continue;
+    if (slot.pid == 0 || stops_last(slot.kind)) continue;
     slot.stop_requested = true;
     ::kill(slot.pid, SIGTERM);  // ESRCH: it already died and will be reaped below
   }
   kill_deadline_ = Clock::now() + options_.max_wait_time;
+  advance_shutdown();
+}
+
+bool Manager::stops_last(SlotKind kind) const {
+  return std::find(options_.stop_last.begin(), options_.stop_last.end(), kind) != options_.stop_last.end();
+}
+
+void Manager::advance_shutdown() {
+  if (last_stage_started_) return;
+  for (const auto& slot : table_.slots()) {
+    if (slot.pid != 0 && !stops_last(slot.kind)) return;
+  }
+  last_stage_started_ = true;
+  bool any = false;
+  for (auto& slot : table_.slots()) {
+    if (slot.pid == 0 || !stops_last(slot.kind)) continue;
+    slot.stop_requested = true;
+    ::kill(slot.pid, SIGTERM);
+    any = true;
+  }
+  // The last stage gets its own grace period (the first one may have used up most of its own).
+  if (any && !killed_all_) kill_deadline_ = Clock::now() + options_.max_wait_time;
 }
 
 void Manager::request_reload(std::vector<SlotKind> kinds) {

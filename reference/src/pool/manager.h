@@ -41,6 +41,10 @@ struct ManagerOptions {
   std::function<bool(const ChildExit&)> planned_exit;
   std::vector<int> stop_signals;  // besides SIGTERM, e.g. SIGINT for a program run from a terminal
   const char* child_label = "worker";  // in log lines
+  // Kinds that get their shutdown SIGTERM only once every other child has exited (or at the
+  // kill deadline). The Server stops its task workers last so that the results of tasks the
+  // stopping workers still wait for can reach them (SRV-11), as Swoole stops event workers first.
+  std::vector<SlotKind> stop_last;
 };
 
 struct ChildExit {
@@ -99,6 +103,8 @@ class Manager {
   void on_exit(WorkerSlot& slot, int status);
   void start_due_respawns();
   void begin_shutdown();
+  void advance_shutdown();
+  bool stops_last(SlotKind kind) const;
   void advance_reload();
   void check_deadlines();
   int poll_timeout_ms() const;
@@ -113,6 +119,7 @@ class Manager {
   bool shutdown_requested_ = false;
   std::optional<Clock::time_point> kill_deadline_;  // shutdown: SIGKILL at this time
   bool killed_all_ = false;
+  bool last_stage_started_ = false;  // stop_last kinds got their SIGTERM
   std::size_t reaped_at_shutdown_ = 0;
 
   // Rolling reload: ids still to restart, the one being restarted and its deadline.

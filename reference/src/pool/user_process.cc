@@ -6,9 +6,11 @@
 
 #include <sys/socket.h>
 
+#include <functional>
 #include <string>
 
 #include "pool/pool_impl.h"
+#include "pool/user_process_body.h"
 #include "pool/worker_stop.h"
 #include "procspec/event_loop.h"
 #include "procspec/log.h"
@@ -24,7 +26,10 @@ bool UserProcess::running() const noexcept {
 }
 
 struct UserProcessRunner {
-  static int run(Pool::Impl& impl, int id, const UserProcessFactory& factory) {
+  // pipe_fd: the process's inbox (a datagram socket), or -1 for none (a Server's user processes
+  // cannot be sent to, as in Swoole). before_run: runs in the child once the loop exists.
+  static int run(int id, const UserProcessFactory& factory, int pipe_fd, std::size_t max_package_size,
+                 const std::function<void(EventLoop&)>& before_run) {
     const std::string who = "user process #" + std::to_string(id);
     auto loop = EventLoop::create();
     if (!loop) {
@@ -43,6 +48,7 @@ struct UserProcessRunner {
       return 1;
     }
     detail::unblock_stop_signal();  // held since fork so an early SIGTERM waited for the handler
+    if (before_run) before_run(l);
 
     std::unique_ptr<UserProcess> proc = factory();
     if (!proc) {
@@ -56,10 +62,10 @@ struct UserProcessRunner {
       proc->on_exception(e);
       return 1;
     }
-    const int fd = impl.pipes[static_cast<std::size_t>(id)].second.get();
-    std::string buf(impl.options.max_package_size, '\0');
+    const int fd = pipe_fd;
+    std::string buf(fd >= 0 ? max_package_size : 0, '\0');
     bool failed = false;
-    Status watched = l.add(fd, [&] {
+    Status watched = fd < 0 ? Status{} : l.add(fd, [&] {
       ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) return;
       if (static_cast<std::size_t>(n) > buf.size()) {
@@ -78,11 +84,13 @@ struct UserProcessRunner {
       log_error(who + ": " + watched.error().message);
       return 1;
     }
+    // Without an inbox the SIGTERM handler is what keeps the loop alive until the stop.
+    if (fd < 0) l.set_wait_signal(true);
     Signals::dispatch();  // a SIGTERM that arrived during run()
     if (!detail::stop_requested()) {
       if (Status ran = l.run(); !ran) log_error(who + ": " + ran.error().message);
     }
-    (void)l.remove(fd);
+    if (fd >= 0) (void)l.remove(fd);
     if (failed) return 1;
     proc->on_shutdown();
     return 0;
@@ -96,7 +104,13 @@ int run_user_process(Pool& /*pool*/, Pool::Impl& impl, int id, const UserProcess
   impl.worker_id = id;
   keep_child_pipe_ends(impl, id);
   impl.listen_fd.reset();
-  return UserProcessRunner::run(impl, id, factory);
+  return UserProcessRunner::run(id, factory, impl.pipes[static_cast<std::size_t>(id)].second.get(),
+                                impl.options.max_package_size, {});
+}
+
+int run_user_process_body(int id, const UserProcessFactory& factory, const std::function<void(EventLoop&)>& before_run) {
+  set_current_role(Role::user);
+  return UserProcessRunner::run(id, factory, -1, 0, before_run);
 }
 
 }  // namespace detail

@@ -11,6 +11,7 @@
 #include "procspec/role.h"
 #include "server/base_worker.h"
 #include "server/server_core.h"
+#include "server/worker_services.h"
 
 namespace procspec::detail {
 namespace {
@@ -20,7 +21,8 @@ class BaseMode final : public ModeRunner {
   Status run(ServerCore& core) override {
     core_ = &core;
     const auto& s = core.settings;
-    single_ = s.worker_num == 1 && s.task_worker_num == 0 && s.max_request == 0;
+    // SRV-BASE-1: user processes need a manager as much as task workers do.
+    single_ = s.worker_num == 1 && s.task_worker_num == 0 && s.max_request == 0 && !core.services->needs_manager();
     return single_ ? run_single(core) : run_managed(core);
   }
 
@@ -45,7 +47,7 @@ class BaseMode final : public ModeRunner {
                                     "and cannot reload (SRV-BASE-1)");
     }
     if (manager_ && ::getpid() == core_->manager_pid) {
-      manager_->request_reload({SlotKind::worker});
+      manager_->request_reload({SlotKind::worker, SlotKind::task_worker});
       return {};
     }
     if (::kill(core_->manager_pid, SIGUSR1) != 0) return sys_fail(errno, "reload: kill(manager)");
@@ -76,6 +78,7 @@ class BaseMode final : public ModeRunner {
     if (core.settings.max_request > 0) {
       options.planned_exit = [](const ChildExit& exit) { return exit.code == 0 && exit.signal == 0; };
     }
+    apply_service_manager_options(options);
     Manager manager(options, nullptr);
     for (int id = 0; id < core.settings.worker_num; ++id) {
       manager.add_slot(SlotKind::worker, [&core](int worker_id) {
@@ -86,6 +89,8 @@ class BaseMode final : public ModeRunner {
         return st ? 0 : 1;
       });
     }
+    // After the workers, so task workers get ids worker_num.. and user processes the ones after.
+    if (auto st = register_service_slots(manager, core); !st) return st;
     ManagerHooks hooks;
     hooks.on_start = [&core] {
       if (core.events.on_start) core.events.on_start(*core.facade);

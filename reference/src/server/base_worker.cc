@@ -23,6 +23,11 @@ Status BaseWorker::run() {
   loop_ = std::move(*loop);
   reactor_.emplace(*loop_, core_.reactor_options(id_ % kMaxReactors), *this, core_.conn_count);
   if (auto st = reactor_->listen_on(core_.listen_fd.get()); !st) return st;
+  if (core_.services) {
+    auto services = WorkerServices::attach(core_, id_, loop_.get());
+    if (!services) return forward_error(std::move(services).error());
+    services_ = std::move(*services);
+  }
   // SIGTERM is the server's own (SIG-2 refuses it to worker code): it means "stop gracefully".
   if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
   // The manager forks workers with SIGTERM blocked so a stop cannot land before this handler.
@@ -36,6 +41,7 @@ Status BaseWorker::run() {
   if (core_.events.on_worker_stop) core_.events.on_worker_stop(*core_.facade, id_);
   set_current_worker_context(nullptr);
   (void)remove_signal_internal(SIGTERM);
+  services_.reset();
   reactor_.reset();
   loop_.reset();
   return st;
@@ -47,20 +53,32 @@ void BaseWorker::begin_stop() {
   reactor_->stop_accepting();
   // Requests the clients already sent are in our sockets: read and answer them before closing.
   reactor_->drain_reads();
-  reactor_->close_all();
+  // SRV-11: results of tasks this worker sent still reach Finish (which may answer a client), so
+  // the connections stay open until they are in (or max_wait_time passes).
+  if (services_ && services_->outstanding_tasks() > 0) {
+    services_->set_on_tasks_done([this] { close_connections(); });
+  } else {
+    reactor_->close_all();
+  }
   const auto grace = static_cast<std::int64_t>(core_.settings.max_wait_time * 1000);
   // Clients that never read their answers must not hold the worker forever.
   (void)Timer::after(std::max<std::int64_t>(1, grace), [this] {
     log_warn("worker " + std::to_string(id_) + ": max_wait_time passed with " + std::to_string(reactor_->size()) +
-             " connections still flushing; closing them");
+             " connections still flushing and " + std::to_string(services_ ? services_->outstanding_tasks() : 0) +
+             " task results outstanding; closing them");
     reactor_->for_each_session([this](std::uint64_t s) { reactor_->abort(s); });
     loop_->stop();
   });
   stop_when_idle();
 }
 
+void BaseWorker::close_connections() {
+  reactor_->close_all();
+  stop_when_idle();
+}
+
 void BaseWorker::stop_when_idle() {
-  if (stopping_ && reactor_->size() == 0) loop_->stop();
+  if (stopping_ && reactor_->size() == 0 && (!services_ || services_->outstanding_tasks() == 0)) loop_->stop();
 }
 
 void BaseWorker::on_connect(Connection& conn) {
@@ -85,9 +103,9 @@ void BaseWorker::on_close(Connection& conn) {
 Status BaseWorker::send(std::uint64_t session, std::string_view data) { return reactor_->send(session, data); }
 Status BaseWorker::close(std::uint64_t session) { return reactor_->close(session); }
 
-Status BaseWorker::send_message(std::string_view, int dst_worker_id) {
-  return fail(errc::wrong_role, "send_message to worker " + std::to_string(dst_worker_id) +
-                                    ": BASE mode workers have no pipe to each other in this implementation");
+Status BaseWorker::send_message(std::string_view message, int dst_worker_id) {
+  if (!services_) return fail(errc::not_started, "send_message: the worker's inbox is not attached");
+  return services_->send_message(message, dst_worker_id);
 }
 
 }  // namespace procspec::detail

@@ -8,6 +8,7 @@
 #include "procspec/event_loop.h"
 #include "server/reactor.h"
 #include "server/server_core.h"
+#include "server/worker_services.h"
 
 namespace procspec::detail {
 
@@ -35,11 +36,13 @@ class BaseWorker final : public ConnectionEvents, public WorkerContext {
 
  private:
   void stop_when_idle();
+  void close_connections();
 
   ServerCore& core_;
   int id_;
   std::unique_ptr<EventLoop> loop_;
   std::optional<Reactor> reactor_;
+  std::unique_ptr<WorkerServices> services_;  // inbox: task results, pipe messages (SRV-8, SRV-9)
   long long requests_ = 0;
   bool stopping_ = false;
 };

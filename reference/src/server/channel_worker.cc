@@ -46,6 +46,11 @@ Status ChannelWorker::run() {
     if (auto st = loop_->add(target.fd, [this, reactor] { on_readable(reactor); }); !st) return st;
     watched.push_back(target.fd);
   }
+  if (own_process_ && core_.services) {
+    auto services = WorkerServices::attach(core_, id_, loop_.get());
+    if (!services) return forward_error(std::move(services).error());
+    services_ = std::move(*services);
+  }
   if (own_process_) {
     // SIGTERM is the server's (SIG-2 refuses it to worker code): shutdown, reload, max_wait.
     if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
@@ -77,6 +82,7 @@ Status ChannelWorker::run() {
   set_current_worker_context(nullptr);
   if (own_process_) (void)remove_signal_internal(SIGTERM);
   for (int fd : watched) (void)loop_->remove(fd);
+  services_.reset();
   loop_.reset();
   return st;
 }
@@ -196,9 +202,10 @@ Status ChannelWorker::close(std::uint64_t session) {
   return send_to(reactor, h, {});
 }
 
-Status ChannelWorker::send_message(std::string_view, int dst_worker_id) {
+Status ChannelWorker::send_message(std::string_view message, int dst_worker_id) {
+  if (services_) return services_->send_message(message, dst_worker_id);
   return fail(errc::wrong_role, "send_message to worker " + std::to_string(dst_worker_id) +
-                                    ": not available in this server mode yet");
+                                    ": not available in THREAD mode in this implementation");
 }
 
 Status ChannelWorker::flush_held(std::uint8_t flags) {
@@ -261,6 +268,18 @@ void ChannelWorker::flush_at_end_of_turn() {
 
 void ChannelWorker::begin_stop() {
   if (stopping_ || !loop_) return;
+  const auto grace = std::max<std::int64_t>(1, static_cast<std::int64_t>(core_.settings.max_wait_time * 1000));
+  if (services_ && services_->outstanding_tasks() > 0 && !tasks_awaited_) {
+    // SRV-11: results of tasks this worker sent still reach Finish (which may answer a client)
+    // before the stop handshake; max_wait_time bounds the wait.
+    tasks_awaited_ = true;
+    services_->set_on_tasks_done([this] { loop_->defer([this] { begin_stop(); }); });
+    (void)Timer::after(grace, [this] {
+      if (!stopping_) log_warn("worker " + std::to_string(id_) + ": task results still outstanding after max_wait_time");
+      begin_stop();
+    });
+    return;
+  }
   stopping_ = true;
   acks_pending_ = 0;
   for (std::size_t r = 0; r < links_.size(); ++r) {
@@ -272,7 +291,6 @@ void ChannelWorker::begin_stop() {
     return;
   }
   // A master that never answers (it is itself going down) must not keep the worker alive.
-  const auto grace = std::max<std::int64_t>(1, static_cast<std::int64_t>(core_.settings.max_wait_time * 1000));
   (void)Timer::after(grace, [this] {
     log_warn("worker " + std::to_string(id_) + ": no stop_ack from the reactors within max_wait_time; stopping");
     loop_->stop();

@@ -10,6 +10,7 @@
 #include "procspec/channel.h"
 #include "procspec/event_loop.h"
 #include "server/server_core.h"
+#include "server/worker_services.h"
 
 namespace procspec::detail {
 
@@ -48,6 +49,9 @@ class ChannelWorker final : public WorkerContext {
   std::vector<Channel*> links_;
   bool own_process_;
   std::unique_ptr<EventLoop> loop_;
+  // Worker processes only: task results and pipe messages (worker_services.h).
+  std::unique_ptr<WorkerServices> services_;
+  bool tasks_awaited_ = false;  // begin_stop waited for outstanding task results (SRV-11)
 
   // The response being held back until the packet's callback returns, so it can carry kDone.
   std::uint64_t current_session_ = 0;

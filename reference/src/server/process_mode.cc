@@ -25,6 +25,7 @@
 #include "server/master_loop.h"
 #include "server/reactor_group.h"
 #include "server/server_core.h"
+#include "server/worker_services.h"
 
 namespace procspec::detail {
 namespace {
@@ -174,6 +175,7 @@ class ProcessMode final : public ModeRunner {
     if (core.settings.max_request > 0) {
       options.planned_exit = [](const ChildExit& exit) { return exit.code == 0 && exit.signal == 0; };
     }
+    apply_service_manager_options(options);  // task workers stop after the workers (SRV-11)
     Manager manager(options, nullptr);
     for (int id = 0; id < core.settings.worker_num; ++id) {
       manager.add_slot(SlotKind::worker, [&core, &pairs, reactors](int worker_id) {
@@ -188,6 +190,14 @@ class ProcessMode final : public ModeRunner {
         if (!st) log_error("worker " + std::to_string(worker_id) + ": " + st.error().message);
         return st ? 0 : 1;
       });
+    }
+    // Task workers (SRV-8) and user processes (SRV-10) after the workers, so their ids follow.
+    auto services = register_service_slots(manager, core, [&pairs] {
+      for (auto& pair : pairs) pair.worker.reset();  // reactor<->worker channels are not theirs
+    });
+    if (!services) {
+      log_error("manager: " + services.error().message);
+      return 1;
     }
     ManagerHooks hooks;
     hooks.on_start = [&core] {

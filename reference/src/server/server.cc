@@ -5,6 +5,7 @@
 
 #include "procspec/log.h"
 #include "server/server_core.h"
+#include "server/worker_services.h"
 
 namespace procspec {
 namespace detail {
@@ -38,6 +39,7 @@ Result<std::unique_ptr<Server>> Server::create(std::string host, int port, Serve
   core->mode = mode;
   core->sock_type = sock_type;
   core->settings = ServerSettings::defaults(mode);
+  core->services = std::make_shared<detail::ServerServices>();
   std::unique_ptr<Server> server(new Server(std::move(core)));
   server->core_->facade = server.get();
   return server;
@@ -80,6 +82,10 @@ Status Server::start() {
   auto count = detail::ConnectionCount::create_shared();
   if (!count) return forward_error(std::move(count).error());
   core_->conn_count = *count;
+  if (auto st = core_->services->prepare(*core_); !st) {
+    core_->listen_fd.reset();
+    return st;
+  }
   switch (core_->mode) {
     case ServerMode::base: core_->runner = detail::make_base_mode(); break;
     case ServerMode::process: core_->runner = detail::make_process_mode(); break;
@@ -87,6 +93,7 @@ Status Server::start() {
   }
   auto st = core_->runner->run(*core_);
   core_->listen_fd.reset();
+  core_->services->release();
   return st;
 }
 
@@ -103,12 +110,63 @@ Status Server::close(std::uint64_t fd) {
 }
 
 Status Server::send_message(std::string_view message, int dst_worker_id) {
+  if (auto* svc = detail::WorkerServices::current()) return svc->send_message(message, dst_worker_id);
+  // A mode without process inboxes (THREAD) may route pipe messages through its worker context.
   auto* ctx = detail::current_worker_context();
-  if (!ctx) return fail(errc::wrong_role, "send_message: only a worker can send a pipe message");
+  if (!ctx) return fail(errc::wrong_role, "send_message: only a worker, task worker or user process can send a pipe message");
   if (dst_worker_id < 0 || dst_worker_id >= core_->settings.worker_num)
     return fail(errc::unknown_worker, "send_message: no worker " + std::to_string(dst_worker_id) + " (worker_num " +
                                           std::to_string(core_->settings.worker_num) + ")");
   return ctx->send_message(message, dst_worker_id);
+}
+
+Result<int> Server::task(std::string_view data, int dst_task_worker) {
+  auto* svc = detail::WorkerServices::current();
+  if (!svc) return fail(errc::wrong_role, "task: only a worker or a user process of a started server can send a task");
+  return svc->task(data, dst_task_worker);
+}
+
+Result<std::string> Server::taskwait(std::string_view data, double timeout_seconds, int dst_task_worker) {
+  auto* svc = detail::WorkerServices::current();
+  if (!svc) return fail(errc::wrong_role, "taskwait: only a worker of a started server can wait for a task");
+  return svc->taskwait(data, timeout_seconds, dst_task_worker);
+}
+
+Status Server::finish(std::string_view result) {
+  auto* svc = detail::WorkerServices::current();
+  if (!svc) return fail(errc::wrong_role, "finish: only inside the Task callback of a task worker");
+  return svc->finish(result);
+}
+
+Result<int> Server::add_process(UserProcessFactory factory) {
+  if (core_->started) return fail(errc::already_started, "add_process: the server is running, cannot add a process");
+  if (!factory) return fail(errc::invalid_argument, "add_process: empty factory");
+  auto& list = core_->services->user_processes;
+  list.push_back(std::move(factory));
+  return static_cast<int>(list.size() - 1);
+}
+
+namespace {
+class CallableProcess final : public UserProcess {
+ public:
+  CallableProcess(Server& server, const std::function<void(Server&)>& fn)
+      : UserProcess("user process"), server_(server), fn_(fn) {}
+
+ protected:
+  void run() override { fn_(server_); }
+
+ private:
+  Server& server_;
+  const std::function<void(Server&)>& fn_;
+};
+}  // namespace
+
+Result<int> Server::add_process(std::function<void(Server&)> fn) {
+  if (!fn) return fail(errc::invalid_argument, "add_process: empty callable");
+  auto shared = std::make_shared<std::function<void(Server&)>>(std::move(fn));
+  return add_process(UserProcessFactory([this, shared]() -> std::unique_ptr<UserProcess> {
+    return std::make_unique<CallableProcess>(*this, *shared);
+  }));
 }
 
 Status Server::shutdown() {
@@ -124,8 +182,10 @@ Status Server::reload() {
 int Server::port() const noexcept { return core_->port; }
 ServerMode Server::mode() const noexcept { return core_->mode; }
 int Server::worker_id() const noexcept {
-  auto* ctx = detail::current_worker_context();
-  return ctx ? ctx->worker_id() : -1;
+  if (auto* ctx = detail::current_worker_context()) return ctx->worker_id();
+  // Task workers and user processes have no connections, only their services attachment.
+  auto* svc = detail::WorkerServices::current();
+  return svc ? svc->worker_id() : -1;
 }
 pid_t Server::master_pid() const noexcept { return core_->master_pid; }
 pid_t Server::manager_pid() const noexcept { return core_->manager_pid; }

@@ -48,6 +48,8 @@ std::unique_ptr<ModeRunner> make_base_mode();
 std::unique_ptr<ModeRunner> make_process_mode();
 std::unique_ptr<ModeRunner> make_thread_mode();
 
+class ServerServices;  // worker_services.h
+
 class ServerCore {
  public:
   Server* facade = nullptr;
@@ -70,6 +72,9 @@ class ServerCore {
   pid_t manager_pid = 0;
   std::unique_ptr<ModeRunner> runner;
   std::atomic<bool> started{false};
+  // Task workers, inboxes, user processes (worker_services.h): made by Server::create, filled
+  // by add_process, prepared by start() before the mode forks.
+  std::shared_ptr<ServerServices> services;
 
   ReactorOptions reactor_options(int reactor_id) const;
 };
