@@ -34,6 +34,7 @@ struct Connection {
   OutputBuffer out;
   Routing routing;
   std::chrono::steady_clock::time_point last_recv{};
+  bool watched = true;  // false while reading is paused with nothing to write (not in epoll)
   bool watching_writes = false;
   bool reading_paused = false;
   bool close_requested = false;  // close once `out` has drained (or at once if empty)
