@@ -83,7 +83,8 @@ extra_options() {
 # start_server ARGS...: starts `driver echo-server ARGS` in the background, sets SERVER_PID and
 # SERVER_PORT. Exit 77 (mode or channel unsupported) skips the test, and so does a usage error
 # (exit 2, "usage:") when ARGS hold reference extras the implementation does not have.
-# SERVER_ULIMIT_N=N runs the server under `ulimit -n N` (SRV-15).
+# SERVER_ULIMIT_N=N runs the server under `ulimit -n N` (SRV-15). SERVER_REFUSABLE=SETTING: a start
+# that fails with an error naming SETTING (the mode cannot do it, SRV-2) skips instead of failing.
 start_server() {
   SERVER_OUT=$(mktemp)
   (
@@ -103,6 +104,9 @@ start_server() {
       extras=$(extra_options "$@")
       if [[ $rc -eq 2 && -n $extras ]] && grep -q '^usage:' "$SERVER_OUT.err"; then
         skip "$IMPL's echo-server does not take $extras (reference extras)"
+      fi
+      if [[ -n ${SERVER_REFUSABLE:-} ]] && grep -q -- "$SERVER_REFUSABLE" "$SERVER_OUT.err"; then
+        skip "$IMPL refuses $SERVER_REFUSABLE here: $(grep -m 1 -- "$SERVER_REFUSABLE" "$SERVER_OUT.err")"
       fi
       echo "echo-server $* exited $rc: $(cat "$SERVER_OUT.err")" >&2
       return 1

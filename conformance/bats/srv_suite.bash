@@ -110,10 +110,12 @@ srv_pipelined() {
   json_is '.echo_ok == true'
 }
 
+# The good packet before the bad header may be answered or not: in PROCESS/THREAD its answer is
+# still with a worker when the reactor closes the connection (so in Swoole). Never a part of it.
 srv_oversize_header() {
   start_server --mode "$1" --workers 1 --framing length:N:0:4:1024
   run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet ok)" 00100000
-  json_is '.closed_by_peer == true and .received_hex == "'"$(hex_len_packet ok)"'"'
+  json_is '.closed_by_peer == true and (.received_hex == "'"$(hex_len_packet ok)"'" or .received_hex == "")'
   run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet still-served)"
   json_is '.echo_ok == true'
 }
@@ -205,7 +207,7 @@ srv_max_conn_overflow() {
 # and no request fails: every answer is whole and right, and a reconnecting client is always
 # let in. PROCESS/THREAD also keep every connection open through the replacements.
 srv_max_request() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-request 50
+  SERVER_REFUSABLE=max_request start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-request 50
   local before
   before=$(server_tids "$SERVER_PID" | sort)
   run -0 timeout 30 "$LOADGEN" --port "$SERVER_PORT" --conns 10 --size 256 --duration 1 --warmup 0 --on-close reconnect
