@@ -92,6 +92,11 @@ teardown() {
   srv_max_conn_above_nofile base
 }
 
+# bats test_tags=spec:SRV-12
+@test "SRV-12: stopped workers cannot make the server buffer a fast sender's bytes without bound (BASE)" {
+  srv_stalled_workers base
+}
+
 # --- BASE only --------------------------------------------------------------------------------
 
 # bats test_tags=spec:SRV-BASE-1

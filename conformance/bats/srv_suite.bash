@@ -12,11 +12,13 @@ srv_setup() {
   [[ -x $LOADGEN ]] || { echo "missing $LOADGEN: build the preset first" >&2; return 1; }
   [[ -x $TCP_CLIENT ]] || { echo "missing $TCP_CLIENT: build the preset first" >&2; return 1; }
   BG_PIDS=()
+  STOPPED_PIDS=()
 }
 
 # Stops the background clients a test started (by pid), then the server.
 srv_teardown() {
   local p
+  for p in "${STOPPED_PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; done
   for p in "${BG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   stop_server
@@ -236,12 +238,17 @@ srv_heartbeat() {
 # server holds for it: the server tree's RSS grows by less than 16 MiB, another client is
 # served meanwhile, and the refused send is logged.
 srv_slow_reader() {
-  start_server --mode "$1" --workers 1 --framing none --output-buffer 1048576
+  # ASan's quarantine would hold the freed per-packet buffers and look like growth.
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4" \
+    start_server --mode "$1" --workers 1 --framing none --output-buffer 1048576
   run -0 tcp_client send --port "$SERVER_PORT" 7761726d  # warm the worker before measuring
   local rss0 out=$BATS_TEST_TMPDIR/noread attempt
   rss0=$(server_tree_rss_kb "$SERVER_PID")
   bg "$out" timeout 30 "$TCP_CLIENT" noread --port "$SERVER_PORT" --bytes $((32 << 20)) --hold-ms 10000
-  for ((attempt = 0; attempt < 200 && ! -s $out; attempt++)); do pause 0.05; done
+  for ((attempt = 0; attempt < 200; attempt++)); do
+    [[ -s $out ]] && break
+    pause 0.05
+  done
   run cat "$out"
   json_is '.sent > 0'
   run -0 tcp_client send --port "$SERVER_PORT" 6f74686572
@@ -285,4 +292,40 @@ wait_workers() {
     [[ -n $manager ]] || { echo "no manager process under $SERVER_PID" >&2; return 1; }
     wait_children "$manager" "$2"
   fi
+}
+
+# worker_pids MODE: the worker processes of the running server (BASE: its children; PROCESS:
+# the manager's).
+worker_pids() {
+  if [[ $1 == base ]]; then
+    ps -o pid= --ppid "$SERVER_PID" | tr -d ' '
+  else
+    local manager
+    manager=$(ps -o pid= --ppid "$SERVER_PID" | head -n 1 | tr -d ' ')
+    ps -o pid= --ppid "$manager" | tr -d ' '
+  fi
+}
+
+# SRV-12, the other way round: the workers are stopped (SIGSTOP) while a client sends 64 MiB.
+# Whoever reads the socket must stop reading when it cannot pass the bytes on: the server
+# tree's RSS grows by less than 16 MiB (the client stalls instead). After SIGCONT the server
+# serves again. Worker processes only (BASE, PROCESS): a THREAD worker cannot be stopped alone.
+srv_stalled_workers() {
+  ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4" \
+    start_server --mode "$1" --workers 2 --framing none
+  run -0 tcp_client send --port "$SERVER_PORT" 7761726d
+  wait_workers "$1" 2
+  local rss0 rss1 p
+  rss0=$(server_tree_rss_kb "$SERVER_PID")
+  for p in $(worker_pids "$1"); do
+    STOPPED_PIDS+=("$p")
+    kill -STOP "$p"
+  done
+  run -0 tcp_client noread --port "$SERVER_PORT" --bytes $((64 << 20)) --hold-ms 0
+  rss1=$(server_tree_rss_kb "$SERVER_PID")
+  for p in "${STOPPED_PIDS[@]}"; do kill -CONT "$p"; done
+  STOPPED_PIDS=()
+  ((rss1 - rss0 < 16 * 1024)) || { echo "RSS grew from $rss0 to $rss1 KiB while the workers were stopped ($output)" >&2; return 1; }
+  run -0 tcp_client send --port "$SERVER_PORT" --timeout-ms 10000 6f74686572
+  json_is '.echo_ok == true'
 }
