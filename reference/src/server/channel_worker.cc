@@ -1,5 +1,6 @@
 #include "server/channel_worker.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -63,6 +64,15 @@ Status ChannelWorker::run() {
     }
   }
   auto st = loop_->run();
+  // Answers a batching channel still holds were accepted: they leave before the worker does.
+  for (std::size_t r = 0; r < links_.size(); ++r) {
+    Channel& channel = *links_[r];
+    for (int i = 0; i < 10000 && channel.has_pending(); ++i) {
+      auto flushed = channel.flush();
+      if (!flushed && !would_block(flushed.error())) break;
+      if (!flushed) (void)wait_for_room(channel);
+    }
+  }
   if (core_.events.on_worker_stop) core_.events.on_worker_stop(*core_.facade, id_);
   set_current_worker_context(nullptr);
   if (own_process_) (void)remove_signal_internal(SIGTERM);
@@ -199,13 +209,54 @@ Status ChannelWorker::flush_held(std::uint8_t flags) {
 }
 
 Status ChannelWorker::send_to(int reactor, const MessageHeader& header, std::string_view payload) {
-  // The reactor never blocks on its workers, so a worker may wait for room: this keeps a
-  // worker that answers faster than a reactor forwards from queueing without bound.
   Channel& channel = *links_[static_cast<std::size_t>(reactor)];
-  channel.set_nonblocking(false);
-  auto st = channel.send(header, payload);
-  channel.set_nonblocking(true);
-  return st;
+  for (;;) {
+    auto st = channel.send(header, payload);
+    if (st) {
+      if (channel.has_pending()) flush_at_end_of_turn();
+      return st;
+    }
+    if (!would_block(st.error())) return st;
+    if (auto waited = wait_for_room(channel); !waited) return waited;
+  }
+}
+
+Status ChannelWorker::wait_for_room(Channel& channel) {
+  // The reactor never blocks on its workers, so a worker may wait for room: this keeps a worker
+  // that answers faster than a reactor forwards from queueing without bound.
+  // Waits either way: a send refused with nothing held (a full datagram queue) needs the room too.
+  auto st = channel.flush();
+  if (!st && !would_block(st.error())) return st;
+  const PollTarget target = channel.writable_target();
+  if (target.fd < 0) {
+    ::usleep(1000);  // sysvmsg: msgsnd has no readiness to wait for
+    return {};
+  }
+  pollfd p{target.fd, static_cast<short>(target.events), 0};
+  (void)::poll(&p, 1, 100);
+  return {};
+}
+
+void ChannelWorker::flush_at_end_of_turn() {
+  // After this turn's messages were handled and before the loop waits: a batching channel
+  // writes all the turn's answers at once.
+  if (flush_scheduled_ || !loop_) return;
+  flush_scheduled_ = true;
+  loop_->defer([this] {
+    flush_scheduled_ = false;
+    for (std::size_t r = 0; r < links_.size(); ++r) {
+      Channel& channel = *links_[r];
+      while (channel.has_pending()) {
+        auto st = channel.flush();
+        if (st) continue;
+        if (!would_block(st.error())) {
+          lost_master("channel to reactor " + std::to_string(r) + ": " + st.error().message);
+          return;
+        }
+        (void)wait_for_room(channel);
+      }
+    }
+  });
 }
 
 void ChannelWorker::begin_stop() {

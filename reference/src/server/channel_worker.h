@@ -39,6 +39,8 @@ class ChannelWorker final : public WorkerContext {
   void begin_stop();
   Status send_to(int reactor, const MessageHeader& header, std::string_view payload);
   Status flush_held(std::uint8_t flags);
+  Status wait_for_room(Channel& channel);
+  void flush_at_end_of_turn();
   void lost_master(const std::string& why);
 
   ServerCore& core_;
@@ -55,6 +57,7 @@ class ChannelWorker final : public WorkerContext {
   MessageHeader held_header_{};
   std::string held_;
 
+  bool flush_scheduled_ = false;
   long long requests_ = 0;
   bool stopping_ = false;
   int acks_pending_ = 0;

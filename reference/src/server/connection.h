@@ -38,6 +38,9 @@ struct Connection {
   bool watching_writes = false;
   bool reading_paused = false;
   bool close_requested = false;  // close once `out` has drained (or at once if empty)
+  // A bad frame arrived while earlier packets were at a worker: read no more, close once they
+  // are answered (forwarding modes; a BASE packet is answered before the next is decoded).
+  bool close_when_answered = false;
   bool in_read = false;          // inside the read handler: closing is deferred to its end
 };
 

@@ -114,11 +114,11 @@ void ForwardingReactor::sent_counted(WorkerLink& link, const MessageHeader& head
 
 void ForwardingReactor::forward(int worker, const MessageHeader& header, std::string_view payload) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
-  if (link.up && link.queue.empty() && !link.channel->has_pending()) {
+  if (link.up && link.queue.empty()) {
     auto st = link.channel->send(header, payload);
     if (st) {
       sent_counted(link, header, payload.size());
-      if (link.channel->has_pending()) watch_writes(worker, true);
+      if (link.channel->has_pending()) flush_at_end_of_turn();
       return;
     }
     if (!would_block(st.error())) {
@@ -165,7 +165,24 @@ void ForwardingReactor::flush_queue(int worker) {
     link.queued_bytes -= q.payload.size();
     link.queue.pop_front();
   }
-  watch_writes(worker, channel.has_pending());
+  if (channel.has_pending()) {
+    flush_at_end_of_turn();
+  } else {
+    watch_writes(worker, false);
+  }
+}
+
+void ForwardingReactor::flush_at_end_of_turn() {
+  // Deferred work runs after this turn's events and before the loop waits again: whatever a
+  // batching channel collected during the turn leaves in one write.
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  loop_->defer([this] {
+    flush_scheduled_ = false;
+    for (std::size_t w = 0; w < links_.size(); ++w) {
+      if (links_[w].channel->has_pending()) flush_queue(static_cast<int>(w));
+    }
+  });
 }
 
 void ForwardingReactor::watch_writes(int worker, bool on) {
@@ -288,7 +305,7 @@ void ForwardingReactor::finished_one(std::uint64_t session, int worker) {
   Connection* conn = reactor_->find(session);
   if (!conn || conn->routing.worker != worker) return;  // closed, or already declared lost
   dispatcher_.done(conn->routing);
-  if (shutting_down_ && conn->routing.in_flight == 0) {
+  if ((shutting_down_ || conn->close_when_answered) && conn->routing.in_flight == 0) {
     (void)reactor_->close(session);
     check_drained();
   }

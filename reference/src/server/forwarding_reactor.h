@@ -90,6 +90,7 @@ class ForwardingReactor final : public ConnectionEvents {
                     std::unique_ptr<Mailbox> mailbox);
   void forward(int worker, const MessageHeader& header, std::string_view payload);
   void flush_queue(int worker);
+  void flush_at_end_of_turn();
   void watch_writes(int worker, bool on);
   void on_channel_readable(int worker);
   void handle(int worker, Message& message);
@@ -111,6 +112,7 @@ class ForwardingReactor final : public ConnectionEvents {
   bool forward_connect_ = false;
   bool forward_close_ = false;
   bool shutting_down_ = false;
+  bool flush_scheduled_ = false;
   std::function<void()> drained_;
   TimerId shutdown_timer_ = 0;
 };

@@ -195,7 +195,14 @@ void Reactor::on_readable(Connection& conn) {
       if (!conn.close_requested) events_.on_packet(conn, packet);
     });
     if (!st) {
-      gone = true;  // FRM-4/FRM-8: the decoder logged the reason naming the length
+      // FRM-4/FRM-8: the decoder logged the reason naming the length. Packets before the bad
+      // frame that a worker still holds are answered first.
+      if (conn.routing.in_flight > 0) {
+        conn.close_when_answered = true;
+        conn.reading_paused = true;
+      } else {
+        gone = true;
+      }
       break;
     }
     if (static_cast<std::size_t>(n) < buffer.size()) break;
