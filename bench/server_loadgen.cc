@@ -40,6 +40,13 @@ struct Options {
   long long max_requests = 0;  // 0 = bound by duration only
   std::string framing = "length";  // length (4-byte big-endian 'N', body_offset 4) | eof | none
   int server_pid = 0;
+  // error: a connection the server closes while requests are outstanding counts as an error
+  // (benchmarks). count: a close between responses (none half-received) is counted in
+  // server_closes/unanswered instead, and the connection ends; reconnect: the same, and a new
+  // connection carries on. A close mid-response is always an error. For the server suites:
+  // BASE workers close their own connections when they stop (SRV-6, SRV-14), every mode at
+  // shutdown (SRV-11).
+  enum class OnClose { error, count, reconnect } on_close = OnClose::error;
 };
 
 struct Connection {
@@ -97,6 +104,9 @@ bool parse_args(int argc, char** argv, Options& o) {
     else if (k == "--requests") o.max_requests = std::atoll(v);
     else if (k == "--framing") o.framing = v;
     else if (k == "--server-pid") o.server_pid = std::atoi(v);
+    else if (k == "--on-close" && std::string(v) == "error") o.on_close = Options::OnClose::error;
+    else if (k == "--on-close" && std::string(v) == "count") o.on_close = Options::OnClose::count;
+    else if (k == "--on-close" && std::string(v) == "reconnect") o.on_close = Options::OnClose::reconnect;
     else return false;
   }
   if (argc % 2 == 0) return false;
@@ -106,7 +116,8 @@ bool parse_args(int argc, char** argv, Options& o) {
          (o.host == "127.0.0.1" || o.host == "::1");
 }
 
-int connect_one(const Options& o) {
+// -1 with errno set when the connection is refused.
+int try_connect(const Options& o) {
   int family = o.host == "::1" ? AF_INET6 : AF_INET;
   int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
@@ -124,10 +135,21 @@ int connect_one(const Options& o) {
     ::inet_pton(AF_INET6, o.host.c_str(), &a.sin6_addr);
     rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   }
-  if (rc != 0) die("connect");
+  if (rc != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
+int connect_one(const Options& o) {
+  int fd = try_connect(o);
+  if (fd < 0) die("connect");
   return fd;
 }
 
@@ -153,7 +175,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: server_loadgen --port P [--host 127.0.0.1|::1] [--conns 50] [--size 1024]\n"
                  "       [--pipeline 1] [--duration 5] [--warmup 0.5] [--requests N]\n"
-                 "       [--framing length|eof|none] [--server-pid PID]\n");
+                 "       [--framing length|eof|none] [--server-pid PID]\n       [--on-close error|count|reconnect]\n");
     return 2;
   }
   std::vector<Connection> conns(static_cast<std::size_t>(o.conns));
@@ -183,7 +205,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::int64_t> latencies_ns;
   latencies_ns.reserve(1 << 20);
-  long long completed = 0, errors = 0, alive = o.conns;
+  long long completed = 0, errors = 0, alive = o.conns, server_closes = 0, unanswered = 0;
   bool sending = true;
 
   auto fill = [&](std::size_t id) {
@@ -203,6 +225,41 @@ int main(int argc, char** argv) {
     ::close(c.fd);
     --alive;
   };
+  // The server closed the connection. Between responses (unless --on-close error) the requests
+  // in flight go unanswered, which a client can only retry; half a response is always an error.
+  auto peer_closed = [&](std::size_t id) {
+    Connection& c = conns[id];
+    ++server_closes;
+    bool between_responses = c.received_in_current == 0;
+    if (o.on_close == Options::OnClose::error || !between_responses) {
+      kill_conn(id, !c.sent_at.empty() || sending);
+      return;
+    }
+    unanswered += static_cast<long long>(c.sent_at.size());
+    ::close(c.fd);
+    c.fd = -1;
+    c.sent_at.clear();
+    c.expected.clear();
+    c.out.clear();
+    if (!sending || o.on_close == Options::OnClose::count) {
+      c.dead = true;
+      --alive;
+      return;
+    }
+    c.fd = try_connect(o);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.u64 = id;
+    if (c.fd < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev) != 0) {
+      std::fprintf(stderr, "server_loadgen: connection %zu: reconnect: %s\n", id, std::strerror(errno));
+      c.dead = true;
+      ++errors;
+      --alive;
+      if (c.fd >= 0) ::close(c.fd);
+      return;
+    }
+    fill(id);  // written when the new socket reports EPOLLOUT
+  };
   auto flush = [&](std::size_t id) {
     Connection& c = conns[id];
     while (!c.out.empty()) {
@@ -210,7 +267,8 @@ int main(int argc, char** argv) {
       if (n > 0) { c.out.erase(0, static_cast<std::size_t>(n)); continue; }
       if (n < 0 && errno == EAGAIN) return;
       if (n < 0 && errno == EINTR) continue;
-      kill_conn(id, true);
+      if (o.on_close != Options::OnClose::error && (errno == EPIPE || errno == ECONNRESET)) peer_closed(id);
+      else kill_conn(id, true);
       return;
     }
   };
@@ -241,7 +299,7 @@ int main(int argc, char** argv) {
         ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && errno == EAGAIN) break;
-        if (r <= 0) { kill_conn(id, !c.sent_at.empty() || sending); break; }
+        if (r <= 0) { peer_closed(id); break; }
         auto got = static_cast<std::size_t>(r);
         if (got > c.expected.size() || std::memcmp(buf, c.expected.data(), got) != 0) {
           std::fprintf(stderr, "server_loadgen: connection %zu: response does not match its request\n", id);
@@ -277,9 +335,9 @@ int main(int argc, char** argv) {
          p999 = percentile_us(latencies_ns, 0.999), pmax = percentile_us(latencies_ns, 1.0);
   std::printf(
       "{\"conns\":%d,\"size\":%zu,\"pipeline\":%d,\"framing\":\"%s\",\"duration_s\":%.3f,\"requests\":%lld,"
-      "\"errors\":%lld,\"req_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
+      "\"errors\":%lld,\"server_closes\":%lld,\"unanswered\":%lld,\"req_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
       "\"server_cpu_us_per_req\":%s,\"client_cpu_us_per_req\":%.2f}\n",
-      o.conns, o.size, o.pipeline, o.framing.c_str(), secs, completed, errors,
+      o.conns, o.size, o.pipeline, o.framing.c_str(), secs, completed, errors, server_closes, unanswered,
       secs > 0 ? static_cast<double>(completed) / secs : 0.0, p50, p99, p999, pmax,
       o.server_pid > 0 && server_cpu_after.valid ? std::to_string(server_cpu_s * per_req).c_str() : "null",
       client_cpu * per_req);

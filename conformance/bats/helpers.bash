@@ -68,11 +68,29 @@ tcp_client() {
   timeout 60 "$TCP_CLIENT" "$@"
 }
 
+# The echo-server options of SPEC IUT; anything else is a reference extra (README, "The driver").
+IUT_SERVER_OPTIONS=" --mode --workers --framing --ipc "
+
+# extra_options ARGS...: the reference-extra option names among echo-server ARGS.
+extra_options() {
+  local a extras=()
+  for a in "$@"; do
+    [[ $a == --* && $IUT_SERVER_OPTIONS != *" $a "* ]] && extras+=("$a")
+  done
+  echo "${extras[*]}"
+}
+
 # start_server ARGS...: starts `driver echo-server ARGS` in the background, sets SERVER_PID and
-# SERVER_PORT. Exit 77 (mode or channel unsupported) skips the test.
+# SERVER_PORT. Exit 77 (mode or channel unsupported) skips the test, and so does a usage error
+# (exit 2, "usage:") when ARGS hold reference extras the implementation does not have.
+# SERVER_ULIMIT_N=N runs the server under `ulimit -n N` (SRV-15). SERVER_REFUSABLE=SETTING: a start
+# that fails with an error naming SETTING (the mode cannot do it, SRV-2) skips instead of failing.
 start_server() {
   SERVER_OUT=$(mktemp)
-  "$DRIVER" echo-server "$@" >"$SERVER_OUT" 2>"$SERVER_OUT.err" 3>&- &
+  (
+    [[ -z ${SERVER_ULIMIT_N:-} ]] || ulimit -n "$SERVER_ULIMIT_N"
+    exec "$DRIVER" echo-server "$@"
+  ) >"$SERVER_OUT" 2>"$SERVER_OUT.err" 3>&- &
   SERVER_PID=$!
   local i line=""
   for ((i = 0; i < 100; i++)); do
@@ -82,6 +100,14 @@ start_server() {
       wait "$SERVER_PID" && rc=0 || rc=$?
       SERVER_PID=""
       [[ $rc -eq 77 ]] && skip "echo-server $* unsupported by $IMPL"
+      local extras
+      extras=$(extra_options "$@")
+      if [[ $rc -eq 2 && -n $extras ]] && grep -q '^usage:' "$SERVER_OUT.err"; then
+        skip "$IMPL's echo-server does not take $extras (reference extras)"
+      fi
+      if [[ -n ${SERVER_REFUSABLE:-} ]] && grep -q -- "$SERVER_REFUSABLE" "$SERVER_OUT.err"; then
+        skip "$IMPL refuses $SERVER_REFUSABLE here: $(grep -m 1 -- "$SERVER_REFUSABLE" "$SERVER_OUT.err")"
+      fi
       echo "echo-server $* exited $rc: $(cat "$SERVER_OUT.err")" >&2
       return 1
     fi
@@ -110,6 +136,35 @@ stop_server() {
   wait "$pid" || rc=$?
   rm -f "$SERVER_OUT" "$SERVER_OUT.err"
   [[ $rc -eq 0 ]] || { echo "echo-server exited $rc after SIGTERM" >&2; return 1; }
+}
+
+# require_mode MODE: skips unless `driver info` lists MODE in "modes" (asked once per Bats run).
+require_mode() {
+  local cache="${BATS_RUN_TMPDIR:-${BATS_TMPDIR:-/tmp}}/procspec-modes${DRIVER//[^A-Za-z0-9]/_}"
+  if [[ ! -e "$cache" ]]; then
+    { "$DRIVER" info 2>/dev/null || echo '{}'; } | jq -r '(.modes // [])[]' >"$cache.$$" 2>/dev/null || : >"$cache.$$"
+    mv -f "$cache.$$" "$cache"
+  fi
+  grep -qx "$1" "$cache" || skip "$IMPL has no $1 mode (driver info \"modes\" lacks it)"
+}
+
+# server_tree_rss_kb PID: VmRSS of PID and its descendants, in KiB.
+server_tree_rss_kb() {
+  local p total=0 kb
+  for p in "$1" $(descendants "$1"); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+# server_tids PID: the thread ids of PID and its descendants, one a line (workers are
+# processes in BASE/PROCESS and threads in THREAD: a replaced worker shows up as a new tid).
+server_tids() {
+  local p
+  for p in "$1" $(descendants "$1"); do
+    ls "/proc/$p/task" 2>/dev/null || true
+  done
 }
 
 # descendants PID: every process below PID (for fault tests that kill a worker).

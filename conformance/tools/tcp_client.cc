@@ -9,6 +9,13 @@
 //   tcp_client idle  --port P [--timeout-ms T] [--ping-ms K --ping HEX]
 //       stays connected (optionally sending HEX every K ms and reading its echo) and reports
 //       whether and after how long the server closed the connection.
+//   tcp_client crowd --port P --ping HEX --conns N [--close C --reopen R] [--timeout-ms T]
+//       opens N connections one after another, pinging each before opening the next, so the
+//       first ones the server keeps are the first ones opened; re-pings those it kept; then
+//       closes C of them and opens R new ones (each retried for up to 3 s) (SRV-5, SRV-15).
+//   tcp_client noread --port P --bytes N [--hold-ms T]
+//       sends N bytes and never reads; prints how much went out once it is done (or stalled
+//       for 1 s), then keeps the connection open for T ms (SRV-12).
 #include <arpa/inet.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -20,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <string>
@@ -169,6 +177,98 @@ int cmd_hold(const Args& a, const std::string& host, long port) {
   return 0;
 }
 
+// One echo round trip: 1 answered, 0 the server closed (or refused), -1 no answer in time.
+int ping_once(int fd, const std::string& ping, long timeout_ms) {
+  if (::send(fd, ping.data(), ping.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(ping.size())) return 0;
+  std::string got;
+  auto t0 = Clock::now();
+  while (got.size() < ping.size() && ms_since(t0) < timeout_ms)
+    if (!read_some(fd, got, 20)) return 0;
+  if (got.size() < ping.size()) return -1;
+  return got == ping ? 1 : 0;
+}
+
+int cmd_crowd(const Args& a, const std::string& host, long port) {
+  long conns = a.num("--conns", 10), n_close = a.num("--close", 0), reopen = a.num("--reopen", 0);
+  long timeout = a.num("--timeout-ms", 1000);
+  std::string ping;
+  if (!a.opts.count("--ping") || !from_hex(a.opts.at("--ping"), ping) || ping.empty()) {
+    std::fprintf(stderr, "tcp_client crowd: --ping HEX is required\n");
+    return 2;
+  }
+  std::vector<int> kept;
+  long refused = 0, timed_out = 0;
+  for (long i = 0; i < conns; ++i) {
+    int fd = connect_to(host, port);
+    int r = fd < 0 ? 0 : ping_once(fd, ping, timeout);
+    if (r == 1) {
+      kept.push_back(fd);
+      continue;
+    }
+    (r == 0 ? refused : timed_out) += 1;
+    if (fd >= 0) ::close(fd);
+  }
+  long served_again = 0;
+  for (int fd : kept) served_again += ping_once(fd, ping, timeout) == 1;
+  long closed = 0;
+  while (closed < n_close && closed < static_cast<long>(kept.size())) ::close(kept[static_cast<std::size_t>(closed++)]);
+  long reopened = 0, reopen_attempts = 0;
+  for (long i = 0; i < reopen; ++i) {
+    auto t0 = Clock::now();
+    while (ms_since(t0) < 3000) {
+      ++reopen_attempts;
+      int fd = connect_to(host, port);
+      int r = fd < 0 ? 0 : ping_once(fd, ping, timeout);
+      if (r == 1) {
+        ++reopened;
+        kept.push_back(fd);
+        break;
+      }
+      if (fd >= 0) ::close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  for (std::size_t i = static_cast<std::size_t>(closed); i < kept.size(); ++i) ::close(kept[i]);
+  std::printf("{\"conns\":%ld,\"served\":%ld,\"refused\":%ld,\"timed_out\":%ld,\"served_again\":%ld,"
+              "\"closed\":%ld,\"reopened_served\":%ld,\"reopen_attempts\":%ld}\n",
+              conns, static_cast<long>(kept.size()) - reopened, refused, timed_out, served_again, closed, reopened,
+              reopen_attempts);
+  return 0;
+}
+
+int cmd_noread(const Args& a, const std::string& host, long port) {
+  long total = a.num("--bytes", 1 << 26), hold = a.num("--hold-ms", 5000);
+  int fd = connect_to(host, port);
+  if (fd < 0) {
+    std::printf("{\"connected\":false}\n");
+    return 1;
+  }
+  std::vector<char> block(65536, 'x');
+  long sent = 0;
+  bool stalled = false, closed = false;
+  while (sent < total) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, 1000) <= 0) {
+      stalled = true;  // the server stopped reading: back-pressure is a fine answer to SRV-12 too
+      break;
+    }
+    auto n = static_cast<std::size_t>(std::min<long>(total - sent, static_cast<long>(block.size())));
+    ssize_t w = ::send(fd, block.data(), n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (w <= 0) {
+      closed = true;
+      break;
+    }
+    sent += w;
+  }
+  std::printf("{\"sent\":%ld,\"stalled\":%s,\"closed_by_peer\":%s}\n", sent, stalled ? "true" : "false",
+              closed ? "true" : "false");
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::milliseconds(hold));
+  ::close(fd);
+  return 0;
+}
+
 int cmd_idle(const Args& a, const std::string& host, long port) {
   long timeout = a.num("--timeout-ms", 5000), ping_ms = a.num("--ping-ms", 0);
   std::string ping;
@@ -203,7 +303,7 @@ int cmd_idle(const Args& a, const std::string& host, long port) {
 int main(int argc, char** argv) {
   Args a;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: tcp_client send|hold|idle --port P [--host 127.0.0.1|::1] ...\n");
+    std::fprintf(stderr, "usage: tcp_client send|hold|idle|crowd|noread --port P [--host 127.0.0.1|::1] ...\n");
     return 2;
   }
   a.verb = argv[1];
@@ -222,6 +322,8 @@ int main(int argc, char** argv) {
   if (a.verb == "send") return cmd_send(a, host, port);
   if (a.verb == "hold") return cmd_hold(a, host, port);
   if (a.verb == "idle") return cmd_idle(a, host, port);
+  if (a.verb == "crowd") return cmd_crowd(a, host, port);
+  if (a.verb == "noread") return cmd_noread(a, host, port);
   std::fprintf(stderr, "tcp_client: unknown verb '%s'\n", a.verb.c_str());
   return 2;
 }

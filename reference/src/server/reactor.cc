@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 // Reads per readiness event before yielding to other connections (fairness under load).
 constexpr int kReadsPerWakeup = 8;
 constexpr std::size_t kReadBufferSize = 64 * 1024;
+// SRV-15: how long the listening socket is left alone when a client cannot even be refused.
+constexpr std::int64_t kAcceptRetryMs = 50;
 
 void describe_peer(int fd, Connection& conn) {
   sockaddr_storage ss{};
@@ -77,6 +79,7 @@ Reactor::Reactor(EventLoop& loop, ReactorOptions options, ConnectionEvents& even
 Reactor::~Reactor() {
   stop_accepting();
   if (heartbeat_timer_ != 0) (void)Timer::clear(heartbeat_timer_);
+  if (accept_retry_timer_ != 0) (void)Timer::clear(accept_retry_timer_);
   for (auto& [id, conn] : conns_) {
     (void)loop_.remove(conn->fd.get());
     count_->release();
@@ -117,13 +120,22 @@ void Reactor::on_accept() {
         // SRV-15 (muduo's trick): a level-triggered listen fd with a client we cannot take would
         // spin the loop. Give up the spare fd, take the client, close it so it hears "no" at once,
         // and keep serving the connections we have; accepting resumes as fds free up.
+        const int accept_errno = errno;
+        const bool had_spare = static_cast<bool>(spare_fd_);
         spare_fd_.reset();
-        int refused = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        int refused = had_spare ? ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC) : -1;
         if (refused >= 0) ::close(refused);
-        log_warn("accept: out of file descriptors (" + std::string(errno == ENFILE ? "ENFILE" : "EMFILE") +
-                 "): a new connection was refused; existing connections are still served");
         (void)reserve_spare_fd();
-        continue;
+        if (refused >= 0) {
+          log_warn("accept: out of file descriptors (" + std::string(accept_errno == ENFILE ? "ENFILE" : "EMFILE") +
+                   "): a new connection was refused; existing connections are still served");
+          continue;
+        }
+        // accept4 says EMFILE even with nobody waiting, so an empty queue (EAGAIN) ends the round.
+        // Without a spare (another thread took the fd) the waiting client cannot be refused:
+        // stop watching the listening socket for a moment rather than spin on it.
+        if (!had_spare) pause_accepting();
+        return;
       }
       if (errno != EAGAIN) log_warn("accept: " + std::string(std::strerror(errno)));
       return;
@@ -152,6 +164,17 @@ void Reactor::on_accept() {
     conn.in_read = false;
     if (conn.close_requested && conn.out.empty()) destroy(conn);
   }
+}
+
+void Reactor::pause_accepting() {
+  if (listen_fd_ < 0 || accept_retry_timer_ != 0) return;
+  (void)loop_.remove(listen_fd_);
+  auto id = Timer::after(kAcceptRetryMs, [this] {
+    accept_retry_timer_ = 0;
+    if (listen_fd_ >= 0) (void)loop_.add(listen_fd_, [this] { on_accept(); });
+  });
+  if (id) accept_retry_timer_ = *id;
+  else (void)loop_.add(listen_fd_, [this] { on_accept(); });
 }
 
 void Reactor::on_readable(Connection& conn) {

@@ -112,6 +112,7 @@ class Reactor {
   void destroy(Connection& conn);
   void heartbeat_check();
   Status reserve_spare_fd();
+  void pause_accepting();
 
   EventLoop& loop_;
   ReactorOptions options_;
@@ -121,6 +122,7 @@ class Reactor {
   UniqueFd spare_fd_;  // SRV-15: given up on EMFILE so the pending client can be told "no"
   std::uint64_t next_seq_ = 1;
   TimerId heartbeat_timer_ = 0;
+  TimerId accept_retry_timer_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
 };
 
