@@ -95,7 +95,6 @@ teardown() {
 
 # bats test_tags=spec:SRV-12
 @test "SRV-12: stopped workers cannot make the server buffer a fast sender's bytes without bound (PROCESS)" {
-  skip "known bug: the PROCESS master queues a stopped worker's input without bound (forwarding_reactor.cc forward(): link.queue has no high-water mark; 4 -> 69 MiB RSS for 64 MiB sent)"
   srv_stalled_workers process
 }
 
