@@ -137,17 +137,17 @@ void process_pipe(benchmark::State& state, PipeType type) {
   ::close(rep[1]);
   const long v0 = vcsw();
   std::uint64_t seq = 0;
-  std::string msg;
+  // Buffers reused across messages, as the raw loop reuses its one (read_into keeps capacity).
+  std::string msg, more;
   for (auto _ : state) {
-    auto r = p->read(static_cast<std::ptrdiff_t>(size));
+    auto r = p->read_into(msg, static_cast<std::ptrdiff_t>(size));
     if (r && type == PipeType::uds_stream) {
-      while (r && !r->empty() && r->size() < size) {  // a stream may deliver a message in pieces
-        auto more = p->read(static_cast<std::ptrdiff_t>(size - r->size()));
-        if (!more || more->empty()) break;
-        r->append(*more);
+      while (r && *r > 0 && msg.size() < size) {  // a stream may deliver a message in pieces
+        r = p->read_into(more, static_cast<std::ptrdiff_t>(size - msg.size()));
+        if (r) msg.append(more);
       }
     }
-    if (!r || !check(r->data(), r->size(), size, seq)) {
+    if (!r || !check(msg.data(), msg.size(), size, seq)) {
       state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
       break;
     }
@@ -240,9 +240,10 @@ void BM_SysvMsg_OneWay(benchmark::State& state) {
   ::close(rep[1]);
   const long v0 = vcsw();
   std::uint64_t seq = 0;
+  std::string msg;  // reused across messages, as the raw loop reuses its msgbuf
   for (auto _ : state) {
-    auto r = q->pop(static_cast<std::ptrdiff_t>(size));
-    if (!r || !check(r->data(), r->size(), size, seq)) {
+    auto r = q->pop_into(msg, static_cast<std::ptrdiff_t>(size));
+    if (!r || !check(msg.data(), msg.size(), size, seq)) {
       state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
       break;
     }

@@ -131,6 +131,59 @@ TEST_F(MsgQueueTest, MQ4_PopSmallerThanTheMessageFailsAndTheMessageStays) {
   ASSERT_TRUE(q.free());
 }
 
+// spec: MQ-3 MQ-5
+TEST_F(MsgQueueTest, MQ4_PopIntoReusesTheCallersStringAndKeepsEveryError) {
+  MsgQueue q = open_keyed(test_key(9), 2 | kQueueNoWait);
+  std::string out;
+  out.reserve(4096);
+  const char* storage = out.data();
+  for (std::size_t len : {100u, 7u, 1000u}) {
+    ASSERT_TRUE(q.push(std::string(len, static_cast<char>('a' + len % 26))));
+    auto r = q.pop_into(out, 4096);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, len);
+    EXPECT_EQ(out, std::string(len, static_cast<char>('a' + len % 26)));
+    EXPECT_EQ(out.data(), storage);  // the capacity was reused, nothing reallocated
+  }
+  // MQ-4: too long for maxsize is E2BIG, the message stays, out is left empty.
+  ASSERT_TRUE(q.push(std::string(100, 'm')));
+  auto small = q.pop_into(out, 10);
+  ASSERT_FALSE(small);
+  EXPECT_EQ(small.error().code, std::errc::argument_list_too_long);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(q.stat().value().messages, 1u);
+  EXPECT_EQ(q.pop_into(out, 100).value_or(0), 100u);
+  EXPECT_EQ(q.pop_into(out, 0).error().code, errc::invalid_argument);
+  // MQ-3: empty and non-blocking is ENOMSG, not a warning.
+  LogCapture log;
+  auto none = q.pop_into(out);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, std::errc::no_message);
+  EXPECT_FALSE(log.warned());
+  // An empty message (only a raw msgsnd can queue one) is popped as an empty string.
+  const long mtype = 1;
+  ASSERT_EQ(::msgsnd(q.id(), &mtype, 0, 0), 0);
+  out = "stale";
+  EXPECT_EQ(q.pop_into(out).value_or(99), 0u);
+  EXPECT_TRUE(out.empty());
+  // pop_view: the message without a copy, valid until the next call.
+  ASSERT_TRUE(q.push("view-1"));
+  ASSERT_TRUE(q.push("view-2"));
+  EXPECT_EQ(q.pop_view().value_or(""), "view-1");
+  EXPECT_EQ(q.pop_view().value_or(""), "view-2");
+  ASSERT_TRUE(q.free());
+  EXPECT_EQ(q.pop_into(out).error().code, errc::not_started);
+  EXPECT_EQ(q.pop_view().error().code, errc::not_started);
+
+  Process p = make([](Process&) {});
+  EXPECT_EQ(p.pop_into(out).error().code, errc::not_started);  // no use_queue yet
+  ASSERT_TRUE(p.use_queue(test_key(9), 1 | kQueueNoWait));
+  ASSERT_TRUE(p.push("tagged"));
+  EXPECT_EQ(p.pop_into(out).value_or(0), 6u);
+  EXPECT_EQ(out, "tagged");
+  ASSERT_TRUE(p.free_queue());
+}
+
 TEST_F(MsgQueueTest, MQ5_MessagesSurviveAConsumerCrashAndStatCountsThem) {
   Process producer = make([](Process&) {});
   ASSERT_TRUE(producer.use_queue(test_key(6)));

@@ -53,6 +53,14 @@ class MsgQueue {
   // an E2BIG error and stays queued (discard() steps over it, MQ-7). MQ-3: non-blocking and
   // empty → ENOMSG, not logged.
   Result<std::string> pop(std::ptrdiff_t maxsize = 8192);
+  // pop() into a caller's string that is reused between calls: `out` is replaced by the
+  // message and keeps its capacity, so a steady consumer allocates nothing. Returns its size;
+  // on any error (the same as pop's) `out` is left empty.
+  Result<std::size_t> pop_into(std::string& out, std::ptrdiff_t maxsize = 8192);
+  // pop() without any copy: a view of the message inside this object's receive buffer, valid
+  // until the next call on this queue. msgrcv writes the mtype header in front of the text, so
+  // only a buffer the queue owns can take it without moving the text afterwards.
+  Result<std::string_view> pop_view(std::ptrdiff_t maxsize = 8192);
   // Removes the message pop() would return next, whatever its size (never blocks): how a
   // consumer goes on after pop() reported a message too large for it (MQ-7).
   Status discard();
@@ -87,7 +95,7 @@ class MsgQueue {
   bool nowait_ = false;
   pid_t owner_pid_ = 0;  // non-zero: remove the queue in this process's destructor
   std::size_t msgmax_ = 8192;
-  std::string buffer_;  // msgbuf scratch (mtype + text), reused between calls
+  std::string buffer_;  // msgbuf scratch (mtype + text), reused between calls; only grows
 };
 
 }  // namespace procspec

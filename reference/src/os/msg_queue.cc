@@ -133,7 +133,9 @@ Result<std::size_t> MsgQueue::push(std::string_view data) {
                                              " (/proc/sys/kernel/msgmax)");
   }
   if (id_ < 0) return fail(errc::not_started, "push: the queue was freed");
-  buffer_.resize(sizeof(long) + data.size());
+  // Grown, never shrunk: a process that pushes and pops must not zero-fill the buffer again
+  // on every pop.
+  if (buffer_.size() < sizeof(long) + data.size()) buffer_.resize(sizeof(long) + data.size());
   std::memcpy(buffer_.data(), &tag_, sizeof(long));
   std::memcpy(buffer_.data() + sizeof(long), data.data(), data.size());
   const int flags = nowait_ ? IPC_NOWAIT : 0;
@@ -148,6 +150,22 @@ Result<std::size_t> MsgQueue::push(std::string_view data) {
 }
 
 Result<std::string> MsgQueue::pop(std::ptrdiff_t maxsize) {
+  auto v = pop_view(maxsize);
+  if (!v) return forward_error(std::move(v).error());
+  return std::string(*v);
+}
+
+Result<std::size_t> MsgQueue::pop_into(std::string& out, std::ptrdiff_t maxsize) {
+  auto v = pop_view(maxsize);
+  if (!v) {
+    out.clear();
+    return forward_error(std::move(v).error());
+  }
+  out.assign(v->data(), v->size());
+  return v->size();
+}
+
+Result<std::string_view> MsgQueue::pop_view(std::ptrdiff_t maxsize) {
   if (maxsize <= 0) return fail(errc::invalid_argument, "pop: maxsize " + std::to_string(maxsize) + " must be > 0");
   if (id_ < 0) return fail(errc::not_started, "pop: the queue was freed");
   // No message can exceed msgmax, so a larger buffer would only waste memory.
@@ -156,7 +174,7 @@ Result<std::string> MsgQueue::pop(std::ptrdiff_t maxsize) {
   const int flags = nowait_ ? IPC_NOWAIT : 0;  // never MSG_NOERROR: MQ-4, nothing is truncated
   for (;;) {
     ssize_t n = ::msgrcv(id_, buffer_.data(), size, pop_type(), flags);
-    if (n >= 0) return std::string(buffer_.data() + sizeof(long), static_cast<std::size_t>(n));
+    if (n >= 0) return std::string_view(buffer_.data() + sizeof(long), static_cast<std::size_t>(n));
     int err = errno;
     if (err == EINTR) continue;
     if (err == E2BIG) {
