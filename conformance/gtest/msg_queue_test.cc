@@ -7,6 +7,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "procspec/log.h"
@@ -182,6 +183,55 @@ TEST_F(MsgQueueTest, MQ4_PopIntoReusesTheCallersStringAndKeepsEveryError) {
   EXPECT_EQ(p.pop_into(out).value_or(0), 6u);
   EXPECT_EQ(out, "tagged");
   ASSERT_TRUE(p.free_queue());
+}
+
+// spec: MQ-1
+TEST_F(MsgQueueTest, MQ2_PrepareAndPushPreparedSendInPlaceWithPushsLimits) {
+  MsgQueue q = open_keyed(test_key(10), 2 | kQueueNoWait);
+  const std::size_t msgmax = q.msgmax();
+  EXPECT_EQ(q.prepare(0).error().code, errc::payload_empty);
+  auto big = q.prepare(msgmax + 1);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, errc::payload_too_large);
+  EXPECT_NE(big.error().message.find("msgmax " + std::to_string(msgmax)), std::string::npos) << big.error().message;
+  EXPECT_EQ(q.push_prepared(1).error().code, errc::invalid_argument);  // nothing prepared
+  auto area = q.prepare(8);
+  ASSERT_TRUE(area) << area.error().message;
+  ASSERT_EQ(area->size(), 8u);
+  std::memcpy(area->data(), "in-place", 8);
+  ASSERT_TRUE(q.push("other"));  // a push takes the send buffer back
+  EXPECT_EQ(q.push_prepared(8).error().code, errc::invalid_argument);
+  area = q.prepare(8);
+  ASSERT_TRUE(area);
+  std::memcpy(area->data(), "in-place", 8);
+  EXPECT_EQ(q.pop().value_or(""), "other");  // a pop leaves the prepared message alone
+  EXPECT_EQ(q.push_prepared(9).error().code, errc::invalid_argument);  // more than was lent
+  EXPECT_EQ(q.push_prepared(2).value_or(0), 2u);  // a prefix
+  EXPECT_EQ(q.push_prepared(8).value_or(0), 8u);
+  EXPECT_EQ(q.pop().value_or(""), "in");
+  EXPECT_EQ(q.pop().value_or(""), "in-place");
+  // The mtype is the queue's tag, as for push (mode 1 pops only its own tag).
+  MsgQueue tagged = open_keyed(test_key(11), 1 | kQueueNoWait);
+  area = tagged.prepare(3);
+  ASSERT_TRUE(area);
+  std::memcpy(area->data(), "tag", 3);
+  ASSERT_TRUE(tagged.push_prepared(3));
+  EXPECT_EQ(tagged.pop().value_or(""), "tag");
+  ASSERT_TRUE(tagged.free());
+  // MQ-3: a full NOWAIT queue is EAGAIN without a warning, as for push.
+  MsgQueue small = open_keyed(test_key(12), 2 | kQueueNoWait, 100);
+  area = small.prepare(100);
+  ASSERT_TRUE(area);
+  ASSERT_TRUE(small.push_prepared(100));
+  LogCapture log;
+  auto full = small.push_prepared(100);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, std::errc::resource_unavailable_try_again);
+  EXPECT_FALSE(log.warned());
+  ASSERT_TRUE(small.free());
+  ASSERT_TRUE(q.free());
+  EXPECT_EQ(q.push_prepared(8).error().code, errc::not_started);
+  EXPECT_EQ(q.prepare(8).error().code, errc::not_started);
 }
 
 TEST_F(MsgQueueTest, MQ5_MessagesSurviveAConsumerCrashAndStatCountsThem) {
