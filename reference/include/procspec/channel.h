@@ -126,9 +126,10 @@ class Channel {
   virtual Status watch_peer(pid_t pid) = 0;
 
   // After the peer died and a replacement took its place: forget half-received chunked
-  // messages from the dead peer and any unsent tail, so the replacement starts clean.
-  // uds_stream cannot be reset (a half-consumed frame corrupts the byte stream): it returns
-  // errc::invalid_argument and the owner must make a new pair for the replacement.
+  // messages from the dead peer and any unsent tail, so the replacement starts clean. Whole
+  // messages still waiting are kept on message channels (the replacement handles them), but a
+  // byte stream (uds_stream) cannot be resynchronised after a half-consumed frame, so its reset
+  // also discards every byte waiting — call it only while the other side is not writing.
   virtual Status reset() = 0;
 
  protected:

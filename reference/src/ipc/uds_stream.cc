@@ -123,9 +123,20 @@ class UdsStreamChannel final : public Channel {
   PollTarget readable_target() override { return {fd_.get(), POLLIN}; }
   PollTarget writable_target() override { return {fd_.get(), POLLOUT}; }
   Status watch_peer(pid_t) override { return {}; }  // EOF tells us
+  // After the peer died mid-frame the stream cannot be resynchronised: drop what is buffered on
+  // both sides and every byte already waiting in the socket. Only valid while the other side
+  // writes nothing (the server guarantees it: a replacement worker resets before it says
+  // `ready`, and the reactor sends nothing to a worker that is not ready).
   Status reset() override {
-    return fail(errc::invalid_argument,
-                "uds_stream: a byte stream cannot be reset after its peer died mid-frame; make a new pair");
+    pending_.clear();
+    begin_ = end_ = 0;
+    char sink[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd_.get(), sink, sizeof sink, MSG_DONTWAIT);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      return {};
+    }
   }
 
  private:
