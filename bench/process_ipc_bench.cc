@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/msg.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +22,7 @@
 #include "procspec/msg_queue.h"
 #include "procspec/process.h"
 #include "support/context.h"
+#include "support/rusage.h"
 
 namespace {
 
@@ -62,31 +62,33 @@ bool check(const char* buf, std::size_t len, std::size_t size, std::uint64_t seq
   return got_seq == seq && sum == x;
 }
 
-long vcsw() {
-  rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_nvcsw;
-}
+using procspec::bench::thread_usage;
+using procspec::bench::Usage;
 
 struct ChildReport {
   std::uint64_t sent = 0;
-  long vcsw = 0;
+  Usage usage;  // voluntary switches and CPU time of the sender over its whole run
 };
 
-// The sending child: runs `send_one(buf, seq)` until it fails (the receiver went away), then
-// writes its report to `report_fd`.
-void run_sender(int report_fd, std::size_t size, const std::function<bool(const char*, std::uint64_t)>& send_one) {
+// The sending child: runs `send_seq(seq)` for seq = 0, 1, ... until it fails (the receiver went
+// away), then writes its report to `report_fd`.
+void run_sender_loop(int report_fd, const std::function<bool(std::uint64_t)>& send_seq) {
   // The end of a run is the receiver removing the channel: not worth a warning here.
   procspec::set_log_level(procspec::LogLevel::error);
-  std::string buf(size, '\0');
-  const long v0 = vcsw();
+  const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
-  for (;; ++seq) {
-    fill(buf.data(), size, seq);
-    if (!send_one(buf.data(), seq)) break;
-  }
-  ChildReport r{seq, vcsw() - v0};
+  while (send_seq(seq)) ++seq;
+  ChildReport r{seq, thread_usage() - u0};
   (void)!::write(report_fd, &r, sizeof r);
+}
+
+// The same, for a sender that takes a filled buffer: `send_one(buf, seq)`.
+void run_sender(int report_fd, std::size_t size, const std::function<bool(const char*, std::uint64_t)>& send_one) {
+  std::string buf(size, '\0');
+  run_sender_loop(report_fd, [&](std::uint64_t seq) {
+    fill(buf.data(), size, seq);
+    return send_one(buf.data(), seq);
+  });
 }
 
 // Ends the sender (the caller already made its next send fail), collects its report.
@@ -102,15 +104,23 @@ ChildReport collect(int report_fd, pid_t pid, const std::function<void()>& stop)
   return r;
 }
 
-void set_counters(benchmark::State& state, std::size_t size, long recv_vcsw, const ChildReport& child) {
+// Per message, both sides: voluntary switches, and CPU time (less sensitive than real time to
+// the other tenants of a loaded machine, so it shows what each side's code costs).
+void set_counters(benchmark::State& state, std::size_t size, const Usage& recv_usage, const ChildReport& child) {
   const auto n = static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
-  const double recv = n > 0 ? static_cast<double>(recv_vcsw) / n : 0;
-  const double send = child.sent > 0 ? static_cast<double>(child.vcsw) / static_cast<double>(child.sent) : 0;
+  const auto sent = static_cast<double>(child.sent);
+  auto per = [](std::int64_t v, double count) { return count > 0 ? static_cast<double>(v) / count : 0.0; };
+  const double recv = per(recv_usage.voluntary_switches, n);
+  const double send = per(child.usage.voluntary_switches, sent);
   state.counters["recv_vcsw_per_msg"] = recv;
   state.counters["send_vcsw_per_msg"] = send;
   state.counters["vcsw_per_msg"] = recv + send;
+  const double recv_cpu = per(recv_usage.cpu_ns, n) / 1000.0;
+  const double send_cpu = per(child.usage.cpu_ns, sent) / 1000.0;
+  state.counters["recv_cpu_us_per_msg"] = recv_cpu;
+  state.counters["send_cpu_us_per_msg"] = send_cpu;
 }
 
 bool make_report_pipe(benchmark::State& state, int fds[2]) {
@@ -135,25 +145,25 @@ void process_pipe(benchmark::State& state, PipeType type) {
     return;
   }
   ::close(rep[1]);
-  const long v0 = vcsw();
+  const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
-  std::string msg;
+  // Buffers reused across messages, as the raw loop reuses its one (read_into keeps capacity).
+  std::string msg, more;
   for (auto _ : state) {
-    auto r = p->read(static_cast<std::ptrdiff_t>(size));
+    auto r = p->read_into(msg, static_cast<std::ptrdiff_t>(size));
     if (r && type == PipeType::uds_stream) {
-      while (r && !r->empty() && r->size() < size) {  // a stream may deliver a message in pieces
-        auto more = p->read(static_cast<std::ptrdiff_t>(size - r->size()));
-        if (!more || more->empty()) break;
-        r->append(*more);
+      while (r && *r > 0 && msg.size() < size) {  // a stream may deliver a message in pieces
+        r = p->read_into(more, static_cast<std::ptrdiff_t>(size - msg.size()));
+        if (r) msg.append(more);
       }
     }
-    if (!r || !check(r->data(), r->size(), size, seq)) {
+    if (!r || !check(msg.data(), msg.size(), size, seq)) {
       state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
       break;
     }
     ++seq;
   }
-  const long recv = vcsw() - v0;
+  const Usage recv = thread_usage() - u0;
   ChildReport child = collect(rep[0], p->pid(), [&] { (void)p->close(procspec::PipeSide::both); });
   p->detach();  // collect() reaped it
   set_counters(state, size, recv, child);
@@ -194,7 +204,7 @@ void raw_socket(benchmark::State& state, int type) {
   ::close(sv[1]);
   ::close(rep[1]);
   std::string buf(size, '\0');
-  const long v0 = vcsw();
+  const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
   for (auto _ : state) {
     std::size_t got = 0;
@@ -210,7 +220,7 @@ void raw_socket(benchmark::State& state, int type) {
     }
     ++seq;
   }
-  const long recv = vcsw() - v0;
+  const Usage recv = thread_usage() - u0;
   ChildReport child = collect(rep[0], pid, [&] { ::close(sv[0]); });
   set_counters(state, size, recv, child);
 }
@@ -234,21 +244,29 @@ void BM_SysvMsg_OneWay(benchmark::State& state) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::close(rep[0]);
-    run_sender(rep[1], size, [&](const char* buf, std::uint64_t) { return q->push({buf, size}).has_value(); });
+    // Each message is built in place in the queue's send buffer, as the raw sender builds it in
+    // its msgbuf: push(string_view) would have to copy it there (msgsnd takes no iovec).
+    run_sender_loop(rep[1], [&](std::uint64_t seq) {
+      auto area = q->prepare(size);
+      if (!area) return false;
+      fill(area->data(), size, seq);
+      return q->push_prepared(size).has_value();
+    });
     ::_exit(0);
   }
   ::close(rep[1]);
-  const long v0 = vcsw();
+  const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
+  std::string msg;  // reused across messages, as the raw loop reuses its msgbuf
   for (auto _ : state) {
-    auto r = q->pop(static_cast<std::ptrdiff_t>(size));
-    if (!r || !check(r->data(), r->size(), size, seq)) {
+    auto r = q->pop_into(msg, static_cast<std::ptrdiff_t>(size));
+    if (!r || !check(msg.data(), msg.size(), size, seq)) {
       state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
       break;
     }
     ++seq;
   }
-  const long recv = vcsw() - v0;
+  const Usage recv = thread_usage() - u0;
   ChildReport child = collect(rep[0], pid, [&] { (void)q->free(); });
   set_counters(state, size, recv, child);
 }
@@ -273,17 +291,17 @@ void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
     std::memcpy(mbuf.data(), &type, sizeof type);
     // The raw sender builds each message in place inside the msgbuf.
     std::uint64_t seq = 0;
-    const long v0 = vcsw();
+    const Usage u0 = thread_usage();
     for (;; ++seq) {
       fill(mbuf.data() + sizeof(long), size, seq);
       if (::msgsnd(id, mbuf.data(), size, 0) == -1) break;
     }
-    ChildReport r{seq, vcsw() - v0};
+    ChildReport r{seq, thread_usage() - u0};
     (void)!::write(rep[1], &r, sizeof r);
     ::_exit(0);
   }
   ::close(rep[1]);
-  const long v0 = vcsw();
+  const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
   for (auto _ : state) {
     ssize_t n = ::msgrcv(id, mbuf.data(), size, 0, 0);
@@ -293,7 +311,7 @@ void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
     }
     ++seq;
   }
-  const long recv = vcsw() - v0;
+  const Usage recv = thread_usage() - u0;
   ChildReport child = collect(rep[0], pid, [&] { ::msgctl(id, IPC_RMID, nullptr); });
   set_counters(state, size, recv, child);
 }

@@ -7,6 +7,7 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "procspec/log.h"
@@ -129,6 +130,108 @@ TEST_F(MsgQueueTest, MQ4_PopSmallerThanTheMessageFailsAndTheMessageStays) {
   EXPECT_EQ(q.pop(100).value_or("").size(), 100u);
   EXPECT_EQ(q.pop(0).error().code, errc::invalid_argument);
   ASSERT_TRUE(q.free());
+}
+
+// spec: MQ-3 MQ-5
+TEST_F(MsgQueueTest, MQ4_PopIntoReusesTheCallersStringAndKeepsEveryError) {
+  MsgQueue q = open_keyed(test_key(9), 2 | kQueueNoWait);
+  std::string out;
+  out.reserve(4096);
+  const char* storage = out.data();
+  for (std::size_t len : {100u, 7u, 1000u}) {
+    ASSERT_TRUE(q.push(std::string(len, static_cast<char>('a' + len % 26))));
+    auto r = q.pop_into(out, 4096);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(*r, len);
+    EXPECT_EQ(out, std::string(len, static_cast<char>('a' + len % 26)));
+    EXPECT_EQ(out.data(), storage);  // the capacity was reused, nothing reallocated
+  }
+  // MQ-4: too long for maxsize is E2BIG, the message stays, out is left empty.
+  ASSERT_TRUE(q.push(std::string(100, 'm')));
+  auto small = q.pop_into(out, 10);
+  ASSERT_FALSE(small);
+  EXPECT_EQ(small.error().code, std::errc::argument_list_too_long);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(q.stat().value().messages, 1u);
+  EXPECT_EQ(q.pop_into(out, 100).value_or(0), 100u);
+  EXPECT_EQ(q.pop_into(out, 0).error().code, errc::invalid_argument);
+  // MQ-3: empty and non-blocking is ENOMSG, not a warning.
+  LogCapture log;
+  auto none = q.pop_into(out);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, std::errc::no_message);
+  EXPECT_FALSE(log.warned());
+  // An empty message (only a raw msgsnd can queue one) is popped as an empty string.
+  const long mtype = 1;
+  ASSERT_EQ(::msgsnd(q.id(), &mtype, 0, 0), 0);
+  out = "stale";
+  EXPECT_EQ(q.pop_into(out).value_or(99), 0u);
+  EXPECT_TRUE(out.empty());
+  // pop_view: the message without a copy, valid until the next call.
+  ASSERT_TRUE(q.push("view-1"));
+  ASSERT_TRUE(q.push("view-2"));
+  EXPECT_EQ(q.pop_view().value_or(""), "view-1");
+  EXPECT_EQ(q.pop_view().value_or(""), "view-2");
+  ASSERT_TRUE(q.free());
+  EXPECT_EQ(q.pop_into(out).error().code, errc::not_started);
+  EXPECT_EQ(q.pop_view().error().code, errc::not_started);
+
+  Process p = make([](Process&) {});
+  EXPECT_EQ(p.pop_into(out).error().code, errc::not_started);  // no use_queue yet
+  ASSERT_TRUE(p.use_queue(test_key(9), 1 | kQueueNoWait));
+  ASSERT_TRUE(p.push("tagged"));
+  EXPECT_EQ(p.pop_into(out).value_or(0), 6u);
+  EXPECT_EQ(out, "tagged");
+  ASSERT_TRUE(p.free_queue());
+}
+
+// spec: MQ-1
+TEST_F(MsgQueueTest, MQ2_PrepareAndPushPreparedSendInPlaceWithPushsLimits) {
+  MsgQueue q = open_keyed(test_key(10), 2 | kQueueNoWait);
+  const std::size_t msgmax = q.msgmax();
+  EXPECT_EQ(q.prepare(0).error().code, errc::payload_empty);
+  auto big = q.prepare(msgmax + 1);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, errc::payload_too_large);
+  EXPECT_NE(big.error().message.find("msgmax " + std::to_string(msgmax)), std::string::npos) << big.error().message;
+  EXPECT_EQ(q.push_prepared(1).error().code, errc::invalid_argument);  // nothing prepared
+  auto area = q.prepare(8);
+  ASSERT_TRUE(area) << area.error().message;
+  ASSERT_EQ(area->size(), 8u);
+  std::memcpy(area->data(), "in-place", 8);
+  ASSERT_TRUE(q.push("other"));  // a push takes the send buffer back
+  EXPECT_EQ(q.push_prepared(8).error().code, errc::invalid_argument);
+  area = q.prepare(8);
+  ASSERT_TRUE(area);
+  std::memcpy(area->data(), "in-place", 8);
+  EXPECT_EQ(q.pop().value_or(""), "other");  // a pop leaves the prepared message alone
+  EXPECT_EQ(q.push_prepared(9).error().code, errc::invalid_argument);  // more than was lent
+  EXPECT_EQ(q.push_prepared(2).value_or(0), 2u);  // a prefix
+  EXPECT_EQ(q.push_prepared(8).value_or(0), 8u);
+  EXPECT_EQ(q.pop().value_or(""), "in");
+  EXPECT_EQ(q.pop().value_or(""), "in-place");
+  // The mtype is the queue's tag, as for push (mode 1 pops only its own tag).
+  MsgQueue tagged = open_keyed(test_key(11), 1 | kQueueNoWait);
+  area = tagged.prepare(3);
+  ASSERT_TRUE(area);
+  std::memcpy(area->data(), "tag", 3);
+  ASSERT_TRUE(tagged.push_prepared(3));
+  EXPECT_EQ(tagged.pop().value_or(""), "tag");
+  ASSERT_TRUE(tagged.free());
+  // MQ-3: a full NOWAIT queue is EAGAIN without a warning, as for push.
+  MsgQueue small = open_keyed(test_key(12), 2 | kQueueNoWait, 100);
+  area = small.prepare(100);
+  ASSERT_TRUE(area);
+  ASSERT_TRUE(small.push_prepared(100));
+  LogCapture log;
+  auto full = small.push_prepared(100);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, std::errc::resource_unavailable_try_again);
+  EXPECT_FALSE(log.warned());
+  ASSERT_TRUE(small.free());
+  ASSERT_TRUE(q.free());
+  EXPECT_EQ(q.push_prepared(8).error().code, errc::not_started);
+  EXPECT_EQ(q.prepare(8).error().code, errc::not_started);
 }
 
 TEST_F(MsgQueueTest, MQ5_MessagesSurviveAConsumerCrashAndStatCountsThem) {

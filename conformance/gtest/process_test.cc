@@ -239,6 +239,77 @@ TEST_F(ProcessTest, PRC7_DgramNeverTruncatesAndOversizeWriteNamesTheLimit) {
   EXPECT_NE(w.error().message.find(std::to_string(q.max_message_size())), std::string::npos) << w.error().message;
 }
 
+// spec: PRC-11
+TEST_F(ProcessTest, PRC6_ReadIntoReusesTheCallersStringWithTheSameBoundaries) {
+  for (PipeType t : {PipeType::uds_dgram, PipeType::uds_stream}) {
+    Process p = make([](Process& self) {
+      for (const char* m : {"AAAAA", "BB", "CCCCCCC"}) must(self.write(m).has_value(), self, 9);
+    }, with_pipe(t));
+    std::string out = "stale";
+    EXPECT_EQ(p.read_into(out, 0).error().code, errc::invalid_argument);
+    EXPECT_TRUE(out.empty());
+    ASSERT_TRUE(p.start());
+    ASSERT_TRUE(p.join());  // all three writes are queued before the first read
+    out.reserve(256);
+    const char* storage = out.data();
+    std::string joined;
+    std::vector<std::string> reads;
+    for (int i = 0; i < 10; ++i) {
+      auto r = p.read_into(out, 64);
+      ASSERT_TRUE(r) << r.error().message;
+      EXPECT_EQ(*r, out.size());
+      if (*r == 0) break;  // end-of-file: out is empty
+      EXPECT_EQ(out.data(), storage);
+      reads.push_back(out);
+      joined += out;
+    }
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(p.read_into(out).value_or(99), 0u);  // end-of-file every time it is asked
+    if (t == PipeType::uds_dgram) {
+      EXPECT_EQ(reads, (std::vector<std::string>{"AAAAA", "BB", "CCCCCCC"}));
+    } else {
+      EXPECT_EQ(joined, "AAAAABBCCCCCCC");
+    }
+  }
+  Process none = make([](Process&) {}, with_pipe(PipeType::none));
+  std::string out = "stale";
+  EXPECT_EQ(none.read_into(out).error().code, errc::no_pipe);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(ProcessTest, PRC7_ReadIntoTakesALongDgramWholeAndReportsTruncation) {
+  Process p = make([](Process& self) {
+    std::string big(70000, 'z');
+    big[69999] = 'E';
+    must(self.write(big).has_value(), self, 9);
+    must(self.write("short").has_value(), self, 9);
+    // A message longer than the largest one the parent's read offers room for: the child
+    // raises its own send buffer past what the parent measured (or says it cannot).
+    int size = static_cast<int>(self.max_message_size()) + 4096;
+    (void)::setsockopt(self.pipe_fd(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    const std::size_t over = self.max_message_size() + 1024;
+    must(::send(self.pipe_fd(), std::string(over, 'o').data(), over, 0) == static_cast<ssize_t>(over) ||
+             self.write("cannot").has_value(), self, 9);
+  });
+  ASSERT_TRUE(p.start());
+  std::string out;
+  auto r = p.read_into(out, 16);  // far smaller than the message: its tail is appended
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, 70000u);
+  ASSERT_EQ(out.size(), 70000u);
+  EXPECT_EQ(out.front(), 'z');
+  EXPECT_EQ(out.back(), 'E');
+  EXPECT_EQ(out.find_first_not_of('z'), 69999u);
+  EXPECT_EQ(p.read_into(out, 16).value_or(0), 5u);
+  EXPECT_EQ(out, "short");
+  auto cut = p.read_into(out, 16);
+  if (cut && out == "cannot") GTEST_SKIP() << "the child could not raise SO_SNDBUF past the parent's limit";
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, errc::message_truncated);
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(p.join());
+}
+
 TEST_F(ProcessTest, PRC8_ExecOutputIsReadableAndAMissingProgramIsAnError) {
   ProcessOptions o;
   o.redirect_stdio = true;

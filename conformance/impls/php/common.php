@@ -43,6 +43,22 @@ function usage_error(string $synopsis): int
     return EXIT_USAGE;
 }
 
+const ECHO_SERVER_SYNOPSIS = 'echo-server --mode base|process|thread --workers N --framing SPEC --ipc CHANNEL';
+
+// echo-server's options (SPEC IUT) over their defaults; null for an unknown option or one
+// without a value (the caller answers with the usage error).
+function echo_server_options(array $args): ?array
+{
+    $opts = ['--mode' => 'base', '--workers' => '1', '--framing' => 'none', '--ipc' => 'uds-dgram'];
+    for ($i = 0; $i < count($args); $i += 2) {
+        if (!isset($opts[$args[$i]], $args[$i + 1])) {
+            return null;
+        }
+        $opts[$args[$i]] = $args[$i + 1];
+    }
+    return $opts;
+}
+
 // "warned" = PHP raised a warning/notice, which is what a PHP user sees. Every one is still
 // printed to stderr so nothing is hidden; Warnings::take() tells whether any arrived since.
 final class Warnings

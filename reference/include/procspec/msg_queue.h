@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -49,10 +50,25 @@ class MsgQueue {
   // MQ-2: empty → payload_empty; above msgmax → payload_too_large naming the limit. MQ-3:
   // non-blocking and full → EAGAIN, not logged. EINTR is retried. Returns the bytes queued.
   Result<std::size_t> push(std::string_view data);
+  // For a producer that builds each message in place: msgsnd takes the mtype header and the text
+  // in one buffer (no iovec), so push() must copy; prepare(size) instead lends the text area of
+  // this queue's send buffer (size bytes, checked as push checks them), valid until the next
+  // prepare/push; push_prepared(n) sends its first n bytes (0 < n <= the prepared size, else
+  // invalid_argument), with push's errors and retries.
+  Result<std::span<char>> prepare(std::size_t size);
+  Result<std::size_t> push_prepared(std::size_t size);
   // One message of at most `maxsize` bytes (<= 0: invalid_argument). MQ-4: a longer message is
   // an E2BIG error and stays queued (discard() steps over it, MQ-7). MQ-3: non-blocking and
   // empty → ENOMSG, not logged.
   Result<std::string> pop(std::ptrdiff_t maxsize = 8192);
+  // pop() into a caller's string that is reused between calls: `out` is replaced by the
+  // message and keeps its capacity, so a steady consumer allocates nothing. Returns its size;
+  // on any error (the same as pop's) `out` is left empty.
+  Result<std::size_t> pop_into(std::string& out, std::ptrdiff_t maxsize = 8192);
+  // pop() without any copy: a view of the message inside this object's receive buffer, valid
+  // until the next call on this queue. msgrcv writes the mtype header in front of the text, so
+  // only a buffer the queue owns can take it without moving the text afterwards.
+  Result<std::string_view> pop_view(std::ptrdiff_t maxsize = 8192);
   // Removes the message pop() would return next, whatever its size (never blocks): how a
   // consumer goes on after pop() reported a message too large for it (MQ-7).
   Status discard();
@@ -79,6 +95,8 @@ class MsgQueue {
   static Result<MsgQueue> finish_open(int id, key_t key, int mode, std::size_t capacity, long tag,
                                       bool created, bool persist);
   long pop_type() const { return shared_ ? 0 : tag_; }
+  Result<char*> send_area(std::size_t size, const char* what);
+  Result<std::size_t> send(std::size_t size);
 
   int id_ = -1;
   key_t key_ = 0;
@@ -87,7 +105,9 @@ class MsgQueue {
   bool nowait_ = false;
   pid_t owner_pid_ = 0;  // non-zero: remove the queue in this process's destructor
   std::size_t msgmax_ = 8192;
-  std::string buffer_;  // msgbuf scratch (mtype + text), reused between calls
+  std::string buffer_;       // pop's msgbuf (mtype + text), reused between calls; only grows
+  std::string send_buffer_;  // push's msgbuf, apart so a prepared message survives a pop
+  std::size_t prepared_ = 0; // bytes prepare() lent that push_prepared may send
 };
 
 }  // namespace procspec

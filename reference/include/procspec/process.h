@@ -112,6 +112,12 @@ class Process {
   // End-of-file (peer gone or shut down) is an empty string, every time it is asked (PRC-11).
   // Non-blocking mode: EAGAIN; with a timeout: ETIMEDOUT, not logged (PRC-13).
   Result<std::string> read(std::ptrdiff_t size = kDefaultReadSize);
+  // read() into a caller's string reused between calls: `out` is replaced by what was read and
+  // keeps its capacity (a steady reader allocates nothing; only growth of out.size() up to
+  // `size` is zero-filled). The kernel copies straight into `out`; a dgram message longer than
+  // `size` is still taken whole (its tail lands in a per-thread buffer, then is appended).
+  // Returns the byte count, 0 at end-of-file; same errors as read(), after which `out` is empty.
+  Result<std::size_t> read_into(std::string& out, std::ptrdiff_t size = kDefaultReadSize);
   Status set_blocking(bool blocking);
   // 0 disables (the default: block forever). Applies to read and write.
   Status set_timeout(std::chrono::milliseconds timeout);
@@ -161,6 +167,7 @@ class Process {
   Status use_queue(key_t key = 0, int mode = 2, std::size_t capacity = 0);
   Result<std::size_t> push(std::string_view data);
   Result<std::string> pop(std::ptrdiff_t maxsize = 8192);
+  Result<std::size_t> pop_into(std::string& out, std::ptrdiff_t maxsize = 8192);  // MsgQueue::pop_into
   Result<QueueStat> stat_queue() const;
   Status free_queue();
   MsgQueue* queue() { return queue_ ? &*queue_ : nullptr; }
@@ -185,7 +192,9 @@ class Process {
   void release_child() noexcept;
   void forget_pipe_ends() noexcept;
   Result<std::size_t> write_stream(int fd, std::string_view data);
-  Result<std::string> read_message(int fd, std::size_t size);
+  Status check_read(std::ptrdiff_t size, const char* what) const;
+  Result<std::size_t> receive(int fd, char* head, std::size_t len);
+  Status after_read(std::size_t n);
   Status wait_readable(int fd);
   Status exec_report();
   int current_fd() const { return in_child_ ? worker_end_.get() : master_end_.get(); }

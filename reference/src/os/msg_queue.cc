@@ -102,7 +102,8 @@ Result<MsgQueue> MsgQueue::finish_open(int id, key_t key, int mode, std::size_t 
 MsgQueue::MsgQueue(MsgQueue&& other) noexcept
     : id_(std::exchange(other.id_, -1)), key_(other.key_), tag_(other.tag_), shared_(other.shared_),
       nowait_(other.nowait_), owner_pid_(std::exchange(other.owner_pid_, 0)), msgmax_(other.msgmax_),
-      buffer_(std::move(other.buffer_)) {}
+      buffer_(std::move(other.buffer_)), send_buffer_(std::move(other.send_buffer_)),
+      prepared_(std::exchange(other.prepared_, 0)) {}
 
 MsgQueue& MsgQueue::operator=(MsgQueue&& other) noexcept {
   if (this != &other) {
@@ -115,6 +116,8 @@ MsgQueue& MsgQueue::operator=(MsgQueue&& other) noexcept {
     std::swap(owner_pid_, tmp.owner_pid_);
     std::swap(msgmax_, tmp.msgmax_);
     std::swap(buffer_, tmp.buffer_);
+    std::swap(send_buffer_, tmp.send_buffer_);
+    std::swap(prepared_, tmp.prepared_);
   }
   return *this;
 }
@@ -124,30 +127,75 @@ MsgQueue::~MsgQueue() {
   if (id_ >= 0 && owner_pid_ != 0 && owner_pid_ == ::getpid()) ::msgctl(id_, IPC_RMID, nullptr);
 }
 
-Result<std::size_t> MsgQueue::push(std::string_view data) {
-  if (data.empty()) return fail(errc::payload_empty, "push: the data to push is empty");
+// The text area of a `size`-byte message in the send buffer, mtype already in front of it.
+Result<char*> MsgQueue::send_area(std::size_t size, const char* what) {
+  prepared_ = 0;
+  if (size == 0) return fail(errc::payload_empty, std::string(what) + ": the data to push is empty");
   // MQ-2: checked here, before msgsnd, so the error names the limit instead of a bare EINVAL.
-  if (data.size() > msgmax_) {
-    return fail(errc::payload_too_large, "push: message of " + std::to_string(data.size()) +
+  if (size > msgmax_) {
+    return fail(errc::payload_too_large, std::string(what) + ": message of " + std::to_string(size) +
                                              " bytes exceeds msgmax " + std::to_string(msgmax_) +
                                              " (/proc/sys/kernel/msgmax)");
   }
-  if (id_ < 0) return fail(errc::not_started, "push: the queue was freed");
-  buffer_.resize(sizeof(long) + data.size());
-  std::memcpy(buffer_.data(), &tag_, sizeof(long));
-  std::memcpy(buffer_.data() + sizeof(long), data.data(), data.size());
+  if (id_ < 0) return fail(errc::not_started, std::string(what) + ": the queue was freed");
+  // Grown, never shrunk: no zero-filling again on every call.
+  if (send_buffer_.size() < sizeof(long) + size) send_buffer_.resize(sizeof(long) + size);
+  std::memcpy(send_buffer_.data(), &tag_, sizeof(long));
+  return send_buffer_.data() + sizeof(long);
+}
+
+Result<std::size_t> MsgQueue::send(std::size_t size) {
   const int flags = nowait_ ? IPC_NOWAIT : 0;
-  while (::msgsnd(id_, buffer_.data(), data.size(), flags) == -1) {
+  while (::msgsnd(id_, send_buffer_.data(), size, flags) == -1) {
     int err = errno;
     if (err == EINTR) continue;
     // MQ-3: a full queue in NOWAIT mode is flow control, not a fault: no warning.
     if (err != EAGAIN) log_warn("msgsnd on " + queue_name(id_) + " failed: " + std::strerror(err));
-    return sys_fail(err, "msgsnd(" + queue_name(id_) + ", " + std::to_string(data.size()) + " bytes)");
+    return sys_fail(err, "msgsnd(" + queue_name(id_) + ", " + std::to_string(size) + " bytes)");
   }
-  return data.size();
+  return size;
+}
+
+Result<std::size_t> MsgQueue::push(std::string_view data) {
+  auto area = send_area(data.size(), "push");
+  if (!area) return forward_error(std::move(area).error());
+  std::memcpy(*area, data.data(), data.size());
+  return send(data.size());
+}
+
+Result<std::span<char>> MsgQueue::prepare(std::size_t size) {
+  auto area = send_area(size, "prepare");
+  if (!area) return forward_error(std::move(area).error());
+  prepared_ = size;
+  return std::span<char>(*area, size);
+}
+
+Result<std::size_t> MsgQueue::push_prepared(std::size_t size) {
+  if (size == 0 || size > prepared_) {
+    return fail(errc::invalid_argument, "push_prepared: " + std::to_string(size) + " bytes, but prepare() lent " +
+                                            std::to_string(prepared_) + " since the last push");
+  }
+  if (id_ < 0) return fail(errc::not_started, "push_prepared: the queue was freed");
+  return send(size);
 }
 
 Result<std::string> MsgQueue::pop(std::ptrdiff_t maxsize) {
+  auto v = pop_view(maxsize);
+  if (!v) return forward_error(std::move(v).error());
+  return std::string(*v);
+}
+
+Result<std::size_t> MsgQueue::pop_into(std::string& out, std::ptrdiff_t maxsize) {
+  auto v = pop_view(maxsize);
+  if (!v) {
+    out.clear();
+    return forward_error(std::move(v).error());
+  }
+  out.assign(v->data(), v->size());
+  return v->size();
+}
+
+Result<std::string_view> MsgQueue::pop_view(std::ptrdiff_t maxsize) {
   if (maxsize <= 0) return fail(errc::invalid_argument, "pop: maxsize " + std::to_string(maxsize) + " must be > 0");
   if (id_ < 0) return fail(errc::not_started, "pop: the queue was freed");
   // No message can exceed msgmax, so a larger buffer would only waste memory.
@@ -156,7 +204,7 @@ Result<std::string> MsgQueue::pop(std::ptrdiff_t maxsize) {
   const int flags = nowait_ ? IPC_NOWAIT : 0;  // never MSG_NOERROR: MQ-4, nothing is truncated
   for (;;) {
     ssize_t n = ::msgrcv(id_, buffer_.data(), size, pop_type(), flags);
-    if (n >= 0) return std::string(buffer_.data() + sizeof(long), static_cast<std::size_t>(n));
+    if (n >= 0) return std::string_view(buffer_.data() + sizeof(long), static_cast<std::size_t>(n));
     int err = errno;
     if (err == EINTR) continue;
     if (err == E2BIG) {

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,8 +13,9 @@
 namespace procspec {
 namespace {
 
-// Where read() receives before copying out exactly what came: one per thread, sized for the
-// largest message the pipe can carry (PRC-7: a message is read whole, never cut). Allocated
+// Where read() receives before copying out exactly what came, and where read_into() lets the
+// tail of a dgram longer than the caller's string land: one per thread, sized for the largest
+// message the pipe can carry (PRC-7: a message is read whole, never cut). Allocated
 // uninitialised, so pages beyond the bytes the kernel writes are never touched, and nothing is
 // zero-filled per call.
 struct Scratch {
@@ -122,35 +124,75 @@ Result<std::size_t> Process::write_stream(int fd, std::string_view data) {
   return done;
 }
 
-Result<std::string> Process::read(std::ptrdiff_t size) {
-  if (size <= 0) return fail(errc::invalid_argument, "read: size " + std::to_string(size) + " must be greater than 0");
-  const int fd = current_fd();
-  if (fd < 0) return fail(errc::no_pipe, "read: no pipe (pipe_type none or closed)");
-  auto r = read_message(fd, static_cast<std::size_t>(size));
-  if (r && r->empty() && !in_child_) {
-    // End-of-file: if the child died because exec failed, that is the answer (PRC-8).
-    if (Status s = exec_report(); !s) return forward_error(std::move(s).error());
+Status Process::check_read(std::ptrdiff_t size, const char* what) const {
+  if (size <= 0) {
+    return fail(errc::invalid_argument, std::string(what) + ": size " + std::to_string(size) + " must be greater than 0");
   }
-  return r;
+  if (current_fd() < 0) return fail(errc::no_pipe, std::string(what) + ": no pipe (pipe_type none or closed)");
+  return {};
 }
 
-Result<std::string> Process::read_message(int fd, std::size_t size) {
-  const bool dgram = options_.pipe_type == PipeType::uds_dgram;
+// End-of-file in the parent: if the child died because exec failed, that is the answer (PRC-8).
+Status Process::after_read(std::size_t n) {
+  if (n == 0 && !in_child_) return exec_report();
+  return {};
+}
+
+Result<std::string> Process::read(std::ptrdiff_t size) {
+  if (Status s = check_read(size, "read"); !s) return forward_error(std::move(s).error());
+  const auto want = static_cast<std::size_t>(size);
   // A dgram read offers room for the largest possible message whatever `size` says, so one
-  // plain recv always takes a message whole; MSG_TRUNC still reports its true length.
-  const std::size_t cap = dgram ? std::max(size, max_message_) : size;
+  // plain recv always takes a message whole.
+  const std::size_t cap = options_.pipe_type == PipeType::uds_dgram ? std::max(want, max_message_) : want;
   char* buf = t_scratch.get(cap);
+  auto n = receive(current_fd(), buf, cap);
+  if (!n) return forward_error(std::move(n).error());
+  if (Status s = after_read(*n); !s) return forward_error(std::move(s).error());
+  return std::string(buf, *n);
+}
+
+Result<std::size_t> Process::read_into(std::string& out, std::ptrdiff_t size) {
+  auto failed = [&out](Error e) {
+    out.clear();
+    return forward_error(std::move(e));
+  };
+  if (Status s = check_read(size, "read_into"); !s) return failed(std::move(s).error());
+  const auto len = static_cast<std::size_t>(size);
+  out.resize(len);  // keeps the capacity; zero-fills only what the previous read left unused
+  auto n = receive(current_fd(), out.data(), len);
+  if (!n) return failed(std::move(n).error());
+  if (*n > len) {
+    out.append(t_scratch.data.get(), *n - len);  // the dgram's tail, received by the same call
+  } else {
+    out.resize(*n);
+  }
+  if (Status s = after_read(*n); !s) return failed(std::move(s).error());
+  return *n;
+}
+
+// One recv into [head, head + len). A dgram must be taken whole (PRC-7), so when `len` is less
+// than the largest message the pipe carries, a second iovec offers the rest from t_scratch (the
+// same single syscall); MSG_TRUNC makes the kernel return the true length, so a message longer
+// than both is still reported, never silently cut.
+Result<std::size_t> Process::receive(int fd, char* head, std::size_t len) {
+  const bool dgram = options_.pipe_type == PipeType::uds_dgram;
+  const std::size_t tail_len = dgram && len < max_message_ ? max_message_ - len : 0;
+  iovec iov[2] = {{head, len}, {tail_len > 0 ? t_scratch.get(tail_len) : nullptr, tail_len}};
+  msghdr mh{};
+  mh.msg_iov = iov;
+  mh.msg_iovlen = 2;
+  const std::size_t cap = len + tail_len;
   const int flags = (timeout_ms_ > 0 ? MSG_DONTWAIT : 0) | (dgram ? MSG_TRUNC : 0);
   for (;;) {
-    ssize_t n = ::recv(fd, buf, cap, flags);
+    ssize_t n = tail_len > 0 ? ::recvmsg(fd, &mh, flags) : ::recv(fd, head, len, flags);
     if (n >= 0) {
-      const auto len = static_cast<std::size_t>(n);
-      if (len > cap) {
-        return fail(errc::message_truncated, "read: message of " + std::to_string(len) +
+      const auto got = static_cast<std::size_t>(n);
+      if (got > cap) {
+        return fail(errc::message_truncated, "read: message of " + std::to_string(got) +
                                                  " bytes is longer than the pipe's limit " + std::to_string(cap) +
                                                  "; the rest was lost");
       }
-      return std::string(buf, len);
+      return got;
     }
     const int err = errno;
     if (err == EINTR) continue;
@@ -199,6 +241,14 @@ Result<std::size_t> Process::push(std::string_view data) {
 Result<std::string> Process::pop(std::ptrdiff_t maxsize) {
   if (!queue_) return fail(errc::not_started, "pop: no queue (call use_queue first)");
   return queue_->pop(maxsize);
+}
+
+Result<std::size_t> Process::pop_into(std::string& out, std::ptrdiff_t maxsize) {
+  if (!queue_) {
+    out.clear();
+    return fail(errc::not_started, "pop_into: no queue (call use_queue first)");
+  }
+  return queue_->pop_into(out, maxsize);
 }
 
 Result<QueueStat> Process::stat_queue() const {

@@ -135,19 +135,15 @@ function run_manager(\Socket $listener, callable $newDecoder, int $workers): int
 
 function echo_server(array $args): int
 {
-    $synopsis = 'echo-server --mode base|process|thread --workers N --framing SPEC --ipc CHANNEL';
-    $opts = ['--mode' => 'base', '--workers' => '1', '--framing' => 'none', '--ipc' => 'uds-dgram'];
-    for ($i = 0; $i < count($args); $i += 2) {
-        if (!isset($opts[$args[$i]], $args[$i + 1])) {
-            return usage_error($synopsis);
-        }
-        $opts[$args[$i]] = $args[$i + 1];
+    $opts = echo_server_options($args);
+    if ($opts === null) {
+        return usage_error(ECHO_SERVER_SYNOPSIS);
     }
     if ($opts['--mode'] !== 'base') {
         return unsupported("mode {$opts['--mode']}: pcntl has no reactor threads or master/worker channel, only BASE-style forked acceptors");
     }
     if (!in_array($opts['--ipc'], ['uds-dgram', 'uds-stream', 'sysvmsg', 'thread'], true)) {
-        return usage_error($synopsis);
+        return usage_error(ECHO_SERVER_SYNOPSIS);
     }
     $workers = (int) $opts['--workers'];
     if ((string) $workers !== $opts['--workers'] || $workers < 1) {

@@ -32,20 +32,16 @@ function framing_settings(string $spec): array|string
 
 function echo_server(array $args): int
 {
-    $synopsis = 'echo-server --mode base|process|thread --workers N --framing SPEC --ipc CHANNEL';
-    $opts = ['--mode' => 'base', '--workers' => '1', '--framing' => 'none', '--ipc' => 'uds-dgram'];
-    for ($i = 0; $i < count($args); $i += 2) {
-        if (!isset($opts[$args[$i]], $args[$i + 1])) {
-            return usage_error($synopsis);
-        }
-        $opts[$args[$i]] = $args[$i + 1];
+    $opts = echo_server_options($args);
+    if ($opts === null) {
+        return usage_error(ECHO_SERVER_SYNOPSIS);
     }
     $mode = $opts['--mode'];
     if ($mode === 'thread') {
         return unsupported('THREAD mode needs a ZTS PHP with --enable-swoole-thread and a bootstrap script; not written');
     }
     if ($mode !== 'base' && $mode !== 'process') {
-        return usage_error($synopsis);
+        return usage_error(ECHO_SERVER_SYNOPSIS);
     }
     // Swoole's reactor→worker channel is always a unix dgram socketpair (MessageBus); BASE has none.
     if ($mode === 'process' && $opts['--ipc'] !== 'uds-dgram') {
