@@ -105,7 +105,7 @@ class ChannelTest : public test::LeakCheckedTest, public testing::WithParamInter
 
 INSTANTIATE_TEST_SUITE_P(All, ChannelTest,
                          testing::Values(ChannelType::uds_dgram, ChannelType::uds_stream, ChannelType::sysvmsg,
-                                         ChannelType::thread),
+                                         ChannelType::thread, ChannelType::uds_batch, ChannelType::shm_ring),
                          type_name);
 
 // Sends `sizes` in order from a thread and checks every message on the other side.
@@ -259,7 +259,8 @@ TEST_P(ChannelTest, IPC1_ReadableTargetSignalsAMessage) {
   auto m = pair.worker->receive();
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->payload, "ping");
-  if (GetParam() != ChannelType::uds_dgram && GetParam() != ChannelType::uds_stream) {
+  if (GetParam() != ChannelType::uds_dgram && GetParam() != ChannelType::uds_stream &&
+      GetParam() != ChannelType::uds_batch) {
     EXPECT_EQ(::poll(&p, 1, 0), 0) << "still readable after the only message was taken";
   }
 }
@@ -450,7 +451,9 @@ TEST(ChannelNames, IPC1_IpcSettingSelectsTheImplementation) {
   const std::pair<const char*, ChannelType> names[] = {
       {"uds_dgram", ChannelType::uds_dgram}, {"uds-dgram", ChannelType::uds_dgram},
       {"uds_stream", ChannelType::uds_stream}, {"uds-stream", ChannelType::uds_stream},
-      {"sysvmsg", ChannelType::sysvmsg}, {"thread", ChannelType::thread}};
+      {"sysvmsg", ChannelType::sysvmsg}, {"thread", ChannelType::thread},
+      {"uds_batch", ChannelType::uds_batch}, {"uds-batch", ChannelType::uds_batch},
+      {"shm_ring", ChannelType::shm_ring}, {"shm-ring", ChannelType::shm_ring}};
   for (const auto& [name, type] : names) {
     auto t = parse_channel_type(name);
     ASSERT_TRUE(t) << name;
