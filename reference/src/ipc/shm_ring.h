@@ -115,8 +115,10 @@ class Sleeper {
   std::uint64_t owed_ = 0;  // eventfd writes made or committed that we have not read
 };
 
-// Spins a bounded, adaptive number of times: the budget doubles when spinning found the
-// condition (the peer is active on another CPU) and halves when it did not (sleeping is cheaper).
+// Re-checks a bounded, adaptive number of times before sleeping: the budget doubles when a
+// re-check found the condition (the peer is active on another CPU, a sleep would have been
+// wasted) and halves when it did not (the CPU is better given to the peer). Plain loads, no
+// pause instruction: under KVM a pause loop can exit to the host, which costs more than a sleep.
 class AdaptiveSpin {
  public:
   template <class Ready>
@@ -126,21 +128,15 @@ class AdaptiveSpin {
         if (budget_ < kMax) budget_ *= 2;
         return true;
       }
-      relax();
     }
     if (budget_ > kMin) budget_ /= 2;
     return false;
   }
 
  private:
-  static void relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-  // At most a few tens of microseconds of pause instructions, then sleep.
+  // A few microseconds at most.
   static constexpr std::uint32_t kMin = 16;
-  static constexpr std::uint32_t kMax = 2048;
+  static constexpr std::uint32_t kMax = 1024;
   std::uint32_t budget_ = 64;
 };
 
