@@ -239,16 +239,46 @@ TEST_F(ShmRingChannel, IPC1_SigkilledPeerMidMessageThenResetGivesTheReplacementA
   ::alarm(0);
 }
 
+// THREAD mode: the peer is a thread, its endpoint's destructor is its death.
 TEST_F(ShmRingChannel, IPC1_DroppedEndpointInTheSameProcessEndsTheStream) {
-  ChannelPair pair = make_pair(ChannelType::shm_ring);
-  ASSERT_TRUE(pair.worker->send(header_for(1), "last"));
-  pair.worker.reset();
-  auto m = receive_within(*pair.reactor);
-  ASSERT_TRUE(m) << m.error().message;
-  EXPECT_EQ(m->payload, "last");
-  auto end = receive_within(*pair.reactor);
-  ASSERT_FALSE(end);
-  EXPECT_EQ(end.error().code, errc::peer_closed);
+  for (bool blocking : {true, false}) {
+    SCOPED_TRACE(blocking ? "blocking receiver" : "non-blocking receiver");
+    ChannelPair pair = make_pair(ChannelType::shm_ring);
+    ::alarm(60);
+    std::jthread peer([&] {
+      (void)pair.worker->send(header_for(1), "last");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the receiver is asleep by now
+      pair.worker.reset();
+    });
+    auto m = blocking ? pair.reactor->receive() : receive_within(*pair.reactor);
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->payload, "last");
+    auto end = blocking ? pair.reactor->receive() : receive_within(*pair.reactor);
+    ASSERT_FALSE(end);
+    EXPECT_EQ(end.error().code, errc::peer_closed);
+    peer.join();
+    auto refused = pair.reactor->send({}, "anyone?");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, errc::peer_closed);
+    ::alarm(0);
+  }
+}
+
+// THREAD mode: a writer asleep on a full ring learns that the reader's endpoint was dropped.
+TEST_F(ShmRingChannel, IPC1_WriterBlockedOnAFullRingSeesTheReaderGo) {
+  ChannelOptions options;
+  options.ring_size = 4096;
+  ChannelPair pair = make_pair(ChannelType::shm_ring, options);
+  ::alarm(60);
+  std::jthread dropper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    pair.worker.reset();
+  });
+  Status st;
+  for (std::uint64_t i = 0; i < 100 && st; ++i) st = pair.reactor->send(header_for(i), make_payload(i, 1000));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, errc::peer_closed) << st.error().message;
+  ::alarm(0);
 }
 
 TEST_F(ShmRingChannel, IPC1_RingSizeMustBeAPowerOfTwoInRange) {

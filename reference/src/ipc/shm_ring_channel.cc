@@ -104,7 +104,7 @@ class ShmRingChannel final : public Channel {
         if (nonblocking_) settle_readable();
         return std::move(msg_);
       }
-      if (!nonblocking_ && spin_read_.spin([&] { return inbound_ready(); })) continue;
+      if (!nonblocking_ && spin_read_.spin([&] { return data_ready(); })) continue;
       // Checked before the last look at the ring: whatever the peer sent before it died is
       // already there, so "dead and nothing more" really is the end.
       const bool dead = peer_gone_checked();
@@ -323,12 +323,13 @@ class ShmRingChannel final : public Channel {
     return need_ == 0;
   }
 
-  // Can receive() make progress: a whole header, some of the current message, or the end.
-  bool inbound_ready() noexcept {
+  // A whole header or some of the current message is there.
+  bool data_ready() noexcept {
     const std::uint64_t tail = in_.tail.load(std::memory_order_relaxed);
-    const std::uint64_t avail = in_.head.load(kSeq) - tail;
-    return avail >= (in_msg_ ? 1 : sizeof(WireHeader)) || m_->shared().gone[1 - side_].load(kSeq) != 0;
+    return in_.head.load(kSeq) - tail >= (in_msg_ ? 1 : sizeof(WireHeader));
   }
+  // Can receive() make progress: data, or the end.
+  bool inbound_ready() noexcept { return data_ready() || m_->shared().gone[1 - side_].load(kSeq) != 0; }
 
   void settle_readable() noexcept {
     reader_.settle([&] { return inbound_ready(); });
