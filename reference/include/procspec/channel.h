@@ -86,7 +86,7 @@ struct ChannelOptions {
   std::size_t queue_capacity = 256;
   // shm_ring: bytes of each direction's ring, a power of two in 4 KiB .. 1 GiB. A message of more
   // than half of it is streamed through in pieces (and reassembled), not refused.
-  std::size_t ring_size = 256 * 1024;
+  std::size_t ring_size = 1024 * 1024;
 };
 
 // An fd and the poll(2)/epoll events that mean "ready" (POLLIN == EPOLLIN, POLLOUT == EPOLLOUT).
