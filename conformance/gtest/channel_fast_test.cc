@@ -188,9 +188,9 @@ TEST_F(ShmRingChannel, IPC1_MessagesLargerThanTheRingAreStreamedAndReassembled) 
 }
 
 // A worker SIGKILLed while it holds the ring — blocked on a full ring in the middle of a message
-// larger than the ring — ends the stream after its whole messages; reset() then gives the
-// replacement (forked from a process that kept the worker endpoint, as a manager does) a clean
-// ring in both directions.
+// larger than the ring — ends the stream after its whole messages; reset() on both ends then
+// gives the replacement (forked from a process that kept the worker endpoint, as a manager does)
+// a clean ring: the torn message is gone, a whole one the dead worker never read is kept.
 TEST_F(ShmRingChannel, IPC1_SigkilledPeerMidMessageThenResetGivesTheReplacementACleanRing) {
   ChannelOptions options;
   options.ring_size = 4096;
@@ -224,9 +224,12 @@ TEST_F(ShmRingChannel, IPC1_SigkilledPeerMidMessageThenResetGivesTheReplacementA
   ASSERT_TRUE(pair.reactor->reset());
   const pid_t second = fork_child([&] {
     pair.reactor.reset();
-    auto m = pair.worker->receive();  // the first worker's unread message must be gone
-    if (!m || m->header != header_for(7)) return 10;
-    return pair.worker->send(header_for(8), make_payload(8, 20000)) ? 0 : 11;
+    if (!pair.worker->reset()) return 9;
+    auto kept = pair.worker->receive();  // the first worker's unread message is still there
+    if (!kept || kept->header != header_for(99)) return 10;
+    auto m = pair.worker->receive();
+    if (!m || m->header != header_for(7)) return 11;
+    return pair.worker->send(header_for(8), make_payload(8, 20000)) ? 0 : 12;
   });
   ASSERT_GT(second, 0);
   ASSERT_TRUE(pair.reactor->watch_peer(second));
@@ -237,6 +240,30 @@ TEST_F(ShmRingChannel, IPC1_SigkilledPeerMidMessageThenResetGivesTheReplacementA
   EXPECT_TRUE(m->payload == make_payload(8, 20000));
   EXPECT_EQ(wait_exit_code(second), 0);
   ::alarm(0);
+}
+
+// The reactor's own torn message (a non-blocking send that left its tail held) is taken back by
+// its reset; the whole message before it stays for the replacement.
+TEST_F(ShmRingChannel, IPC1_ResetTakesBackOurOwnHalfWrittenMessage) {
+  ChannelOptions options;
+  options.ring_size = 4096;
+  ChannelPair pair = make_pair(ChannelType::shm_ring, options);
+  pair.reactor->set_nonblocking(true);
+  ASSERT_TRUE(pair.reactor->send(header_for(1), "whole"));
+  ASSERT_TRUE(pair.reactor->send(header_for(2), make_payload(2, 100000)));  // part written, tail held
+  ASSERT_TRUE(pair.reactor->has_pending());
+  ASSERT_TRUE(pair.reactor->reset());
+  ASSERT_TRUE(pair.worker->reset());
+  EXPECT_FALSE(pair.reactor->has_pending());
+  ASSERT_TRUE(pair.reactor->send(header_for(3), "after"));
+  for (std::uint64_t i : {1u, 3u}) {
+    auto m = receive_within(*pair.worker);
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->header, header_for(i));
+  }
+  auto none = receive_within(*pair.worker, 50);
+  ASSERT_FALSE(none);
+  EXPECT_TRUE(would_block(none.error())) << none.error().message;
 }
 
 // THREAD mode: the peer is a thread, its endpoint's destructor is its death.

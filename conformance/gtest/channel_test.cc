@@ -437,12 +437,26 @@ TEST_F(UdsDgramChannel, SRVPROC4_FallsBackToSmallChunksWhenTheKernelRefuses) {
 
 class UdsStreamChannel : public test::LeakCheckedTest {};
 
-TEST_F(UdsStreamChannel, IPC1_ResetIsRefusedBecauseTheStreamMayBeTorn) {
-  auto pair = make_channel(ChannelType::uds_stream);
+// A worker killed mid-frame leaves a torn stream; reset on both ends (the reactor drops its
+// unsent tail, the replacement drops the bytes waiting) makes the next message arrive whole.
+TEST_F(UdsStreamChannel, IPC1_ResetDropsATornFrameOnBothSides) {
+  ChannelOptions options;
+  options.socket_buffer_size = 4096;
+  auto pair = make_channel(ChannelType::uds_stream, options);
   ASSERT_TRUE(pair) << pair.error().message;
-  auto st = pair->reactor->reset();
-  ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code, errc::invalid_argument);
+  pair->reactor->set_nonblocking(true);
+  ASSERT_TRUE(pair->reactor->send({}, std::string(200000, 'x')));  // accepted: a part written, the tail held
+  ASSERT_TRUE(pair->reactor->has_pending());
+  ASSERT_TRUE(pair->reactor->reset());
+  EXPECT_FALSE(pair->reactor->has_pending());
+  ASSERT_TRUE(pair->worker->reset());
+  MessageHeader header;
+  header.session_id = 7;
+  ASSERT_TRUE(pair->reactor->send(header, "whole"));
+  auto message = pair->worker->receive();
+  ASSERT_TRUE(message) << message.error().message;
+  EXPECT_EQ(message->payload, "whole");
+  EXPECT_EQ(message->header.session_id, 7u);
 }
 
 }  // namespace

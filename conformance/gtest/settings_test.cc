@@ -50,7 +50,7 @@ TEST(ServerSettings, SRV2_TextAndTypedValuesAreAccepted) {
   EXPECT_EQ(s.worker_num, 3);
   EXPECT_EQ(s.output_buffer_size, 4LL << 20);
   EXPECT_EQ(s.heartbeat_idle_time, 1.5);
-  EXPECT_EQ(s.ipc, IpcKind::uds_stream);
+  EXPECT_EQ(s.ipc, ChannelType::uds_stream);
   EXPECT_EQ(s.max_conn, 512);
 }
 

@@ -140,12 +140,13 @@ class Channel {
   virtual Status watch_peer(pid_t pid) = 0;
 
   // After the peer died and a replacement took its place: forget half-received chunked
-  // messages from the dead peer and any unsent tail, so the replacement starts clean.
-  // uds_stream and uds_batch cannot be reset (a half-consumed frame corrupts the byte stream):
-  // they return errc::invalid_argument and the owner must make a new pair for the replacement.
-  // shm_ring empties both rings and clears both sides' wake-up state: call it after the dead
-  // peer is gone and before its replacement uses the channel (it inherits the endpoint from the
-  // process that forks it).
+  // messages from the dead peer and any unsent tail, so the replacement starts clean. Whole
+  // messages still waiting are kept on message channels (the replacement handles them), but a
+  // byte stream (uds_stream, uds_batch) cannot be resynchronised after a half-consumed frame, so
+  // its reset also discards every byte waiting (uds_batch: and every message still buffered).
+  // shm_ring knows its frame boundaries: it keeps whole messages in both rings and drops only a
+  // torn one (its own half-written tail, the dead peer's half-written last message); each end
+  // clears its own wake-up state. Call it, on both ends, only while the other side is not writing.
   virtual Status reset() = 0;
 
  protected:

@@ -12,6 +12,7 @@
 #include <utility>
 #include <variant>
 
+#include "procspec/channel.h"
 #include "procspec/framing.h"
 #include "procspec/result.h"
 
@@ -19,10 +20,6 @@ namespace procspec {
 
 enum class ServerMode { base = 1, process = 2, thread = 3 };
 
-// The reactor→worker channel of PROCESS mode (IPC-1); THREAD mode always uses `thread`.
-enum class IpcKind { uds_dgram, uds_stream, sysvmsg, thread };
-Result<IpcKind> parse_ipc_kind(std::string_view name);  // uds_dgram|uds-dgram|uds_stream|...|sysvmsg|thread
-std::string_view ipc_kind_name(IpcKind kind) noexcept;
 
 using SettingValue = std::variant<bool, long long, double, std::string>;
 
@@ -44,7 +41,9 @@ struct ServerSettings {
   bool daemonize = false;
   std::string log_file;
   std::string pid_file;
-  IpcKind ipc = IpcKind::uds_dgram;
+  // The reactor→worker channel of PROCESS mode (IPC-1, named as parse_channel_type reads them);
+  // THREAD mode uses `thread` unless another in-process-capable channel is set.
+  ChannelType ipc = ChannelType::uds_dgram;
   FramingOptions framing;
 
   // Swoole's per-mode defaults: PROCESS and THREAD use one worker and one reactor per CPU.

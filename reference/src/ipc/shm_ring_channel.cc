@@ -142,25 +142,39 @@ class ShmRingChannel final : public Channel {
 
   Status watch_peer(pid_t pid) override { return peer_.watch(pid); }
 
-  // For the owner after its peer died, before a replacement uses the channel: both rings are
-  // emptied (a half-written message of the dead peer, messages it never read), the wake-up
-  // state of both sides is cleared, and the peer counts as alive again.
+  // After the peer died, on both ends, while the other side writes nothing (channel.h). Whole
+  // messages stay for the replacement; a torn one is dropped: our own half-written tail (the
+  // ring's head goes back to where that message began) and the dead writer's half-written last
+  // message in the inbound ring (its head goes back to the end of the last whole message). Our
+  // wake-up state starts over; the peer counts as alive again.
   Status reset() override {
-    clear_pending();
-    in_msg_ = false;
-    msg_ = Message{};
+    if (pending_size() > 0) {
+      out_.head.store(std::max(pending_start_, out_.tail.load(kSeq)), kSeq);
+      clear_pending();
+    }
+    std::uint64_t tail = in_.tail.load(kSeq);
+    const std::uint64_t head = in_.head.load(kSeq);
+    if (in_msg_) {  // a message we had begun to take: drop its rest, whole or not
+      tail += std::min<std::uint64_t>(need_, head - tail);
+      in_.tail.store(tail, kSeq);
+      in_msg_ = false;
+      msg_ = Message{};
+    }
+    std::uint64_t end = tail;
+    while (head - end >= sizeof(WireHeader)) {
+      WireHeader wire;
+      copy_out(end, reinterpret_cast<char*>(&wire), sizeof wire);
+      if (head - end - sizeof wire < wire.length) break;
+      end += sizeof wire + wire.length;
+    }
+    if (end != head) in_.head.store(end, kSeq);
+    cached_head_ = end;
+    cached_tail_ = out_.tail.load(kSeq);
     peer_.clear();
     peer_dead_.store(false, std::memory_order_relaxed);
     m_->shared().gone[1 - side_].store(0, kSeq);
-    in_.tail.store(in_.head.load(kSeq), kSeq);
-    out_.tail.store(out_.head.load(kSeq), kSeq);
-    cached_head_ = in_.head.load(kSeq);
-    cached_tail_ = out_.tail.load(kSeq);
     reader_.clear();
     writer_.clear();
-    // The dead peer's own sleeps: its flags and the eventfds it would have read.
-    Sleeper(out_.reader_waiting, m_->data_ready(side_)).clear();
-    Sleeper(in_.writer_waiting, m_->space_ready(1 - side_)).clear();
     return {};
   }
 
@@ -191,6 +205,7 @@ class ShmRingChannel final : public Channel {
 
   Status write_stream(std::string_view a, std::string_view b, bool flushing) {
     std::uint64_t written = 0;
+    if (!flushing) pending_start_ = out_.head.load(std::memory_order_relaxed);
     const std::uint64_t total = a.size() + b.size();
     while (written < total) {
       if (peer_gone_cheap()) return closed_for_send();
@@ -378,6 +393,7 @@ class ShmRingChannel final : public Channel {
   std::uint64_t cached_tail_ = 0;
   std::string pending_;
   std::size_t pending_off_ = 0;
+  std::uint64_t pending_start_ = 0;  // where the held message's frame begins in the ring
   // receiving thread
   std::uint64_t cached_head_ = 0;
   Message msg_;

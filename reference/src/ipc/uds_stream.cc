@@ -123,9 +123,21 @@ Result<Message> StreamChannel::receive() {
 PollTarget StreamChannel::readable_target() { return {fd_.get(), POLLIN}; }
 PollTarget StreamChannel::writable_target() { return {fd_.get(), POLLOUT}; }
 
+// After the peer died mid-frame the stream cannot be resynchronised: drop what is buffered on
+// both sides and every byte already waiting in the socket. Only valid while the other side
+// writes nothing (the server guarantees it: a replacement worker resets before it says
+// `ready`, and the reactor sends nothing to a worker that is not ready).
 Status StreamChannel::reset() {
-  return fail(errc::invalid_argument, std::string(name()) +
-                                          ": a byte stream cannot be reset after its peer died mid-frame; make a new pair");
+  pending_.clear();
+  pending_off_ = 0;
+  begin_ = end_ = 0;
+  char sink[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), sink, sizeof sink, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    return {};
+  }
 }
 
 Status StreamChannel::map_write_error(int err) const {

@@ -61,6 +61,7 @@ Status Manager::run(const ManagerHooks& hooks) {
   kill_deadline_.reset();
   reaped_at_shutdown_ = 0;
 
+  int control_fd = hooks.control_fd;
   if (hooks.on_start) hooks.on_start();
   if (!shutdown_requested_) {
     for (auto& slot : table_.slots()) spawn(slot);
@@ -71,13 +72,16 @@ Status Manager::run(const ManagerHooks& hooks) {
     if (phase_ == Phase::stopping && table_.running_count() == 0) break;
     // The second fd: handlers user code registered through signals.h (signals the manager role
     // does not reserve) are announced on the signal pipe; the pipe exists once one was set.
-    pollfd p[2] = {{signals_->fd(), POLLIN, 0}, {signal_pipe_read_fd(), POLLIN, 0}};
-    const nfds_t n = p[1].fd >= 0 ? 2 : 1;
-    if (::poll(p, n, poll_timeout_ms()) < 0 && errno != EINTR) {
+    // The user-handler pipe exists once a handler was set; -1 entries are skipped by poll.
+    pollfd p[3] = {{signals_->fd(), POLLIN, 0}, {signal_pipe_read_fd(), POLLIN, 0}, {control_fd, POLLIN, 0}};
+    if (::poll(p, 3, poll_timeout_ms()) < 0 && errno != EINTR) {
       log_error(std::string("manager: poll: ") + ::strerror(errno));
     }
     for (int signo : signals_->drain()) on_signal(signo);
     Signals::dispatch();
+    if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) && hooks.on_control && !hooks.on_control()) {
+      control_fd = -1;
+    }
     // Every wake-up reaps everything: SIGCHLD coalesces, and a deadline wake-up may find exits
     // whose signal is still queued behind it (WAIT-7).
     reap_all();
@@ -88,6 +92,7 @@ Status Manager::run(const ManagerHooks& hooks) {
   signals_.reset();
   hooks_ = nullptr;
   phase_ = Phase::idle;
+  held_.clear();
   reload_queue_.clear();
   reloading_.reset();
   reload_deadline_.reset();
@@ -190,6 +195,12 @@ void Manager::on_exit(WorkerSlot& slot, int status) {
   if (!planned && options_.backoff.is_crash(uptime)) crashes = slot.crash_count + 1;
   table_.set_crash_count(slot, crashes);
   const milliseconds delay = options_.backoff.delay(crashes);
+  if (held(slot.id)) {
+    // start_due_respawns starts it once released; a reload of this slot resumes at the release.
+    slot.respawn_at = Clock::now() + delay;
+    if (reloading_ && *reloading_ == slot.id) reload_deadline_.reset();
+    return;
+  }
   if (delay.count() > 0) {
     slot.respawn_at = Clock::now() + delay;
     log_warn("manager: " + who + " died " + std::to_string(uptime.count()) + " ms after start (crash #" +
@@ -207,7 +218,28 @@ void Manager::on_exit(WorkerSlot& slot, int status) {
 void Manager::start_due_respawns() {
   const auto now = Clock::now();
   for (auto& slot : table_.slots()) {
-    if (slot.pid == 0 && slot.respawn_at && *slot.respawn_at <= now) spawn(slot);
+    if (slot.pid == 0 && slot.respawn_at && *slot.respawn_at <= now && !held(slot.id)) spawn(slot);
+  }
+}
+
+bool Manager::held(int slot_id) const {
+  return std::find(held_.begin(), held_.end(), slot_id) != held_.end();
+}
+
+void Manager::hold_restart(int slot_id) {
+  if (!held(slot_id)) held_.push_back(slot_id);
+}
+
+void Manager::release_restart(int slot_id) {
+  held_.erase(std::remove(held_.begin(), held_.end(), slot_id), held_.end());
+  if (phase_ != Phase::running || slot_id < 0 || static_cast<std::size_t>(slot_id) >= table_.size()) return;
+  WorkerSlot& slot = table_.at(slot_id);
+  if (slot.pid == 0 && slot.respawn_at && *slot.respawn_at <= Clock::now()) spawn(slot);
+  // Releases follow the exit they answer, so a slot being reloaded has its replacement (or its
+  // back-off) by now: the reload moves on.
+  if (reloading_ && *reloading_ == slot_id) {
+    reloading_.reset();
+    advance_reload();
   }
 }
 
@@ -286,7 +318,7 @@ int Manager::poll_timeout_ms() const {
     if (t && (!next || *t < *next)) next = t;
   };
   for (const auto& slot : table_.slots()) {
-    if (slot.pid == 0) consider(slot.respawn_at);
+    if (slot.pid == 0 && !held(slot.id)) consider(slot.respawn_at);
   }
   consider(reload_deadline_);
   if (!killed_all_) consider(kill_deadline_);

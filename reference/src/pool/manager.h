@@ -56,6 +56,10 @@ struct ManagerHooks {
   std::function<void()> on_start;     // after signals are set up, before the first fork
   std::function<void()> on_shutdown;  // after every child was reaped
   std::function<void(const ChildExit&)> on_child_exit;  // every exit while running (not at shutdown)
+  // One more fd the manager waits on (the PROCESS master's control link), and its handler;
+  // the handler returns false to stop watching it (the other side closed).
+  int control_fd = -1;
+  std::function<bool()> on_control;
 };
 
 class Manager {
@@ -74,6 +78,11 @@ class Manager {
   // From a hook running in the manager process.
   void request_shutdown() noexcept { shutdown_requested_ = true; }
   void request_reload(std::vector<SlotKind> kinds);
+  // From on_child_exit: restart this slot only after release_restart(). The PROCESS master
+  // settles a dead worker's connections and channel before a replacement may touch them; a
+  // rolling reload waits for the replacement as it does without a hold (POOL-5).
+  void hold_restart(int slot_id);
+  void release_restart(int slot_id);
 
   bool running() const noexcept { return phase_ == Phase::running; }
   pid_t manager_pid() const noexcept { return manager_pid_; }
@@ -93,6 +102,7 @@ class Manager {
   void advance_reload();
   void check_deadlines();
   int poll_timeout_ms() const;
+  bool held(int slot_id) const;
 
   ManagerOptions options_;
   WorkerTable table_;
@@ -109,6 +119,8 @@ class Manager {
   std::vector<int> reload_queue_;
   std::optional<int> reloading_;
   std::optional<Clock::time_point> reload_deadline_;
+
+  std::vector<int> held_;  // slot ids whose restart waits for release_restart()
 };
 
 }  // namespace procspec::detail

@@ -34,9 +34,13 @@ struct Connection {
   OutputBuffer out;
   Routing routing;
   std::chrono::steady_clock::time_point last_recv{};
+  bool watched = true;  // false while reading is paused with nothing to write (not in epoll)
   bool watching_writes = false;
   bool reading_paused = false;
   bool close_requested = false;  // close once `out` has drained (or at once if empty)
+  // A bad frame arrived while earlier packets were at a worker: read no more, close once they
+  // are answered (forwarding modes; a BASE packet is answered before the next is decoded).
+  bool close_when_answered = false;
   bool in_read = false;          // inside the read handler: closing is deferred to its end
 };
 

@@ -49,6 +49,10 @@ int Dispatcher::dispatch(Routing& conn, int fd, std::uint32_t peer_hash) {
   return conn.worker;
 }
 
+int Dispatcher::route(const Routing& conn, int fd, std::uint32_t peer_hash) {
+  return conn.in_flight > 0 ? conn.worker : choose(fd, peer_hash);
+}
+
 void Dispatcher::done(Routing& conn) {
   if (conn.in_flight == 0) return;  // a late "done" from a worker that was already declared lost
   --conn.in_flight;

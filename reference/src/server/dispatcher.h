@@ -50,6 +50,9 @@ class Dispatcher {
   // Chooses the worker for the next packet of a connection and records it as in flight.
   // `fd` is the connection's socket (fd_mod), `peer_hash` a hash of the client address (ip_mod).
   int dispatch(Routing& conn, int fd, std::uint32_t peer_hash);
+  // Where an uncounted message of this connection goes (its close event): the worker holding
+  // its in-flight packets, so it arrives after them, else the mode's choice.
+  int route(const Routing& conn, int fd, std::uint32_t peer_hash);
   // The worker finished one packet of this connection.
   void done(Routing& conn);
   // The worker died: its in-flight packets will never be answered. Returns how many this

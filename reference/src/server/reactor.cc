@@ -159,7 +159,7 @@ void Reactor::on_readable(Connection& conn) {
   const std::uint64_t session = conn.session_id;
   conn.in_read = true;
   bool gone = false;
-  for (int i = 0; i < kReadsPerWakeup && !conn.close_requested; ++i) {
+  for (int i = 0; i < kReadsPerWakeup && !conn.close_requested && !conn.reading_paused; ++i) {
     ssize_t n = ::recv(conn.fd.get(), buffer.data(), buffer.size(), 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
@@ -172,7 +172,14 @@ void Reactor::on_readable(Connection& conn) {
       if (!conn.close_requested) events_.on_packet(conn, packet);
     });
     if (!st) {
-      gone = true;  // FRM-4/FRM-8: the decoder logged the reason naming the length
+      // FRM-4/FRM-8: the decoder logged the reason naming the length. Packets before the bad
+      // frame that a worker still holds are answered first.
+      if (conn.routing.in_flight > 0) {
+        conn.close_when_answered = true;
+        conn.reading_paused = true;
+      } else {
+        gone = true;
+      }
       break;
     }
     if (static_cast<std::size_t>(n) < buffer.size()) break;
@@ -218,12 +225,32 @@ void Reactor::on_writable(Connection& conn) {
 void Reactor::update_interest(Connection& conn) {
   const bool want_writes = !conn.out.empty();
   const bool want_reads = !conn.close_requested && !conn.reading_paused;
-  if (want_writes == conn.watching_writes && want_reads) return;
+  if (want_writes == conn.watching_writes && want_reads && conn.watched) return;
+  if (conn.reading_paused && !conn.close_requested && !want_writes) {
+    // Level-triggered input nobody reads would wake the loop forever: leave epoll until there
+    // is something to write.
+    if (conn.watched) (void)loop_.remove(conn.fd.get());
+    conn.watched = false;
+    conn.watching_writes = false;
+    return;
+  }
   const std::uint64_t session = conn.session_id;
   EventLoop::Callback on_read, on_write;
   if (want_reads || !want_writes) on_read = [this, session] { if (auto* c = find(session)) on_readable(*c); };
   if (want_writes) on_write = [this, session] { if (auto* c = find(session)) on_writable(*c); };
-  if (loop_.modify(conn.fd.get(), std::move(on_read), std::move(on_write))) conn.watching_writes = want_writes;
+  const int fd = conn.fd.get();
+  if (conn.watched ? loop_.modify(fd, std::move(on_read), std::move(on_write))
+                   : loop_.add(fd, std::move(on_read), std::move(on_write))) {
+    conn.watched = true;
+    conn.watching_writes = want_writes;
+  }
+}
+
+void Reactor::pause_reading(std::uint64_t session) {
+  Connection* conn = find(session);
+  if (!conn || conn->reading_paused) return;
+  conn->reading_paused = true;
+  if (!conn->in_read) update_interest(*conn);
 }
 
 Status Reactor::send(std::uint64_t session, std::string_view data) {
@@ -278,7 +305,7 @@ Connection* Reactor::find(std::uint64_t session) {
 
 void Reactor::destroy(Connection& conn) {
   const std::uint64_t session = conn.session_id;
-  (void)loop_.remove(conn.fd.get());
+  if (conn.watched) (void)loop_.remove(conn.fd.get());
   events_.on_close(conn);
   count_->release();
   conns_.erase(session);  // closes the socket

@@ -80,6 +80,9 @@ class Reactor {
   Status close(std::uint64_t session);
   // Closes at once, dropping unsent bytes (a worker died with this connection's request).
   void abort(std::uint64_t session);
+  // Stops reading from a connection (for good: a graceful stop takes no new requests); what it
+  // has to write is still written.
+  void pause_reading(std::uint64_t session);
   // Graceful end: stop accepting, close every connection once its bytes are out.
   void close_all();
 

@@ -32,12 +32,6 @@ Result<std::unique_ptr<Server>> Server::create(std::string host, int port, Serve
   if (port < 0 || port > 65535) return fail(errc::invalid_argument, "port " + std::to_string(port) + " is outside 0..65535");
   if (mode != ServerMode::base && mode != ServerMode::process && mode != ServerMode::thread)
     return fail(errc::invalid_argument, "mode " + std::to_string(static_cast<int>(mode)) + " is not BASE(1), PROCESS(2) or THREAD(3)");
-  if (mode != ServerMode::base) {
-    // Issue 6 is under way: the reactor, dispatcher and channels exist, the PROCESS and THREAD
-    // layouts do not yet. Refusing is better than a server that half-works.
-    return fail(errc::invalid_argument, std::string(mode == ServerMode::process ? "PROCESS" : "THREAD") +
-                                            " mode is not implemented by this version of procspec (BASE is)");
-  }
   auto core = std::make_unique<detail::ServerCore>();
   core->host = std::move(host);
   core->requested_port = port;
@@ -86,7 +80,11 @@ Status Server::start() {
   auto count = detail::ConnectionCount::create_shared();
   if (!count) return forward_error(std::move(count).error());
   core_->conn_count = *count;
-  core_->runner = detail::make_base_mode();
+  switch (core_->mode) {
+    case ServerMode::base: core_->runner = detail::make_base_mode(); break;
+    case ServerMode::process: core_->runner = detail::make_process_mode(); break;
+    case ServerMode::thread: core_->runner = detail::make_thread_mode(); break;
+  }
   auto st = core_->runner->run(*core_);
   core_->listen_fd.reset();
   return st;

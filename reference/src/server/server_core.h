@@ -12,6 +12,7 @@
 #include "procspec/server.h"
 #include "procspec/unique_fd.h"
 #include "server/reactor.h"
+#include "server/shared_counters.h"
 
 namespace procspec::detail {
 
@@ -44,6 +45,8 @@ class ModeRunner {
 };
 
 std::unique_ptr<ModeRunner> make_base_mode();
+std::unique_ptr<ModeRunner> make_process_mode();
+std::unique_ptr<ModeRunner> make_thread_mode();
 
 class ServerCore {
  public:
@@ -60,6 +63,9 @@ class ServerCore {
   UniqueFd listen_fd;
   int port = 0;
   std::shared_ptr<ConnectionCount> conn_count;
+  // PROCESS/THREAD: counted messages each worker took from each reactor's channel, indexed like
+  // the channels (reactor_group.h channel_index); the master reads a dead worker's.
+  std::shared_ptr<SharedCounters> taken;
   pid_t master_pid = 0;
   pid_t manager_pid = 0;
   std::unique_ptr<ModeRunner> runner;

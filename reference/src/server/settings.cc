@@ -99,32 +99,13 @@ int cpu_count() {
 
 }  // namespace
 
-Result<IpcKind> parse_ipc_kind(std::string_view name) {
-  if (name == "uds_dgram" || name == "uds-dgram") return IpcKind::uds_dgram;
-  if (name == "uds_stream" || name == "uds-stream") return IpcKind::uds_stream;
-  if (name == "sysvmsg") return IpcKind::sysvmsg;
-  if (name == "thread") return IpcKind::thread;
-  return fail(errc::invalid_setting, "ipc: unknown channel '" + std::string(name) +
-                                         "' (uds_dgram, uds_stream, sysvmsg, thread)");
-}
-
-std::string_view ipc_kind_name(IpcKind kind) noexcept {
-  switch (kind) {
-    case IpcKind::uds_dgram: return "uds_dgram";
-    case IpcKind::uds_stream: return "uds_stream";
-    case IpcKind::sysvmsg: return "sysvmsg";
-    case IpcKind::thread: return "thread";
-  }
-  return "?";
-}
-
 ServerSettings ServerSettings::defaults(ServerMode mode) {
   ServerSettings s;
   if (mode != ServerMode::base) {
     s.worker_num = cpu_count();
     s.reactor_num = std::min(cpu_count(), 8);
   }
-  if (mode == ServerMode::thread) s.ipc = IpcKind::thread;
+  if (mode == ServerMode::thread) s.ipc = ChannelType::thread;
   return s;
 }
 
@@ -160,7 +141,7 @@ Status ServerSettings::set(std::string_view key, const SettingValue& v) {
     return {};
   }
   if (key == "ipc") {
-    auto kind = parse_ipc_kind(*as_text(v));
+    auto kind = parse_channel_type(*as_text(v));
     if (!kind) return forward_error(std::move(kind).error());
     ipc = *kind;
     return {};

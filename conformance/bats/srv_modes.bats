@@ -1,0 +1,109 @@
+# SRV-PROC / SRV-THREAD: what only the PROCESS and THREAD layouts promise, seen from outside:
+# the process and thread tree, every channel, a worker killed with kill -9, a fatal signal.
+load helpers
+
+setup() {
+  require_impl
+}
+
+teardown() {
+  stop_server
+}
+
+hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
+  local body=$1
+  printf '%08x%s' "${#body}" "$(printf '%s' "$body" | od -v -An -tx1 | tr -d ' \n')"
+}
+
+# Waits (bounded) until PID has N children; prints them.
+children_when() {
+  local pid=$1 want=$2 i kids=""
+  for ((i = 0; i < 100; i++)); do
+    kids=$(ps -o pid= --ppid "$pid" | tr -d ' ')
+    [[ $(printf '%s\n' "$kids" | grep -c .) -eq $want ]] && break
+    sleep 0.05
+  done
+  printf '%s\n' "$kids"
+}
+
+# bats test_tags=spec:SRV-PROC-1
+@test "SRV-PROC-1: PROCESS is a master with reactor threads, a manager and worker processes (every ipc)" {
+  local ipc manager workers round
+  for ipc in uds-dgram uds-stream sysvmsg; do
+    start_server --mode process --workers 2 --framing length:N:0:4:1048576 --ipc "$ipc"
+    manager=$(children_when "$SERVER_PID" 1)
+    [[ $(printf '%s\n' "$manager" | grep -c .) -eq 1 ]]
+    workers=$(children_when "$manager" 2)
+    [[ $(printf '%s\n' "$workers" | grep -c .) -eq 2 ]]
+    # main thread + at least one reactor thread
+    [[ $(ls "/proc/$SERVER_PID/task" | wc -l) -ge 2 ]]
+    for ((round = 0; round < 5; round++)); do
+      run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet "$ipc-$round")" "$(hex_len_packet "second")"
+      json_is '.echo_ok == true'
+    done
+    stop_server
+  done
+}
+
+# bats test_tags=spec:SRV-PROC-4
+# One argv string holds at most 128 KiB of hex, so 63000 bytes: several chunks on sysvmsg (msgmax
+# 8 KiB); the megabyte case for every channel is in server_modes_test.cc.
+@test "SRV-PROC-4: a 63000-byte packet crosses every PROCESS channel intact" {
+  local ipc body
+  body=$(head -c 63000 /dev/zero | tr '\0' 'q')
+  for ipc in uds-dgram uds-stream sysvmsg; do
+    start_server --mode process --workers 1 --framing length:N:0:4:1048576 --ipc "$ipc"
+    run -0 tcp_client send --port "$SERVER_PORT" --timeout-ms 20000 "$(hex_len_packet "$body")"
+    json_is '.echo_ok == true'
+    stop_server
+  done
+}
+
+# bats test_tags=spec:SRV-PROC-2
+@test "SRV-PROC-2: kill -9 of a worker keeps a slow client's connection; its later packets are served" {
+  start_server --mode process --workers 2 --framing length:N:0:4:65536
+  local manager victim client out packets=() i
+  manager=$(children_when "$SERVER_PID" 1)
+  children_when "$manager" 2 >/dev/null
+  for ((i = 0; i < 6; i++)); do packets+=("$(hex_len_packet "packet-$i")"); done
+  out=$(mktemp)
+  # One packet every 300 ms on one connection, across the kill and the restart.
+  timeout 60 "$TCP_CLIENT" send --port "$SERVER_PORT" --chunk 12 --gap-ms 300 --timeout-ms 10000 "${packets[@]}" >"$out" 3>&- &
+  client=$!
+  sleep 0.5
+  for victim in $(ps -o pid= --ppid "$manager"); do kill -KILL "$victim"; done
+  wait "$client"
+  run jq -e '.echo_ok == true and .closed_by_peer == false' "$out"
+  rm -f "$out"
+  [[ $status -eq 0 ]]
+  [[ $(children_when "$manager" 2 | grep -c .) -eq 2 ]]
+}
+
+# bats test_tags=spec:SRV-THREAD-1
+@test "SRV-THREAD-1: THREAD is one process: reactor and worker threads, no child process" {
+  start_server --mode thread --workers 2 --framing length:N:0:4:65536 --ipc thread
+  [[ -z $(ps -o pid= --ppid "$SERVER_PID") ]]
+  # main + reactor(s) + 2 workers
+  [[ $(ls "/proc/$SERVER_PID/task" | wc -l) -ge 4 ]]
+  run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet one)" "$(hex_len_packet two)"
+  json_is '.echo_ok == true'
+}
+
+# bats test_tags=spec:SRV-THREAD-2
+@test "SRV-THREAD-2: a fatal signal in a worker thread ends the process; clients see the close" {
+  start_server --mode thread --workers 2 --framing length:N:0:4:65536 --ipc thread
+  local out client pid=$SERVER_PID tid rc=0
+  out=$(mktemp)
+  timeout 60 "$TCP_CLIENT" idle --port "$SERVER_PORT" --timeout-ms 10000 >"$out" 3>&- &
+  client=$!
+  sleep 0.3
+  tid=$(ls "/proc/$pid/task" | sort -n | tail -n 1)
+  kill -SEGV "$tid"
+  wait "$pid" || rc=$?
+  SERVER_PID=""
+  wait "$client"
+  run jq -e '.closed_by_peer == true' "$out"
+  rm -f "$out"
+  [[ $status -eq 0 ]]
+  [[ $rc -eq $((128 + 11)) ]]
+}

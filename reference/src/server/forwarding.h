@@ -1,0 +1,57 @@
+#pragma once
+// The reactor⇄worker conversation of PROCESS and THREAD modes, on top of a Channel
+// (procspec/channel.h). Shared by the reactor side (forwarding_reactor) and the worker side
+// (channel_worker) so the two cannot drift apart.
+//
+//   reactor -> worker   data(session)      a packet; counted in flight until the worker is done
+//                       connect(session)   onConnect (only sent when the server has one); counted
+//                       close(session)     onClose (only when the server has one); not counted
+//                       shutdown           THREAD mode: stop (a PROCESS worker gets SIGTERM)
+//                       command stop_ack   answer to `stopping`: nothing more will follow
+//   worker -> reactor   data(session)      a response; kDone set on the last one of a packet
+//                       close(session)     close the connection once its answers are out
+//                       command done       a counted message finished without a response
+//                       command ready      the worker threw away stale input and can take work
+//                       command stopping   send nothing more; answer stop_ack
+//
+// Why "done" rides on the response: a packet that is answered (the common case) costs one
+// message each way, no separate acknowledgement. The reactor needs to know when a packet is
+// finished for dispatch_mode 3 (idle worker), for keeping a connection's packets on one worker
+// while any is in flight, and to know which connections a dead worker leaves unanswered.
+//
+// Start, stop and death of a worker:
+//   - a worker starts "down": the reactor queues its messages until `ready`;
+//   - a stopping worker (SIGTERM: shutdown, reload, max_request) says `stopping`, handles what
+//     arrives before stop_ack, then exits: nothing sent to it is lost (SRV-14, SRV-6);
+//   - a crashed worker: the manager holds its restart and tells the master; each reactor reads
+//     the answers it had already sent, closes the connections it leaves unanswered (SRV-PROC-5)
+//     and resets the channel; then the replacement starts and says `ready` (SRV-PROC-2).
+#include <cstddef>
+#include <cstdint>
+
+#include "procspec/channel.h"
+
+namespace procspec::detail {
+
+// The smallest datagram a chunking channel falls back to (SRV-PROC-4), header included, and the
+// header: a message larger than this may have been half-read when its reader died.
+inline constexpr std::size_t kSmallestDatagram = 2048;
+inline constexpr std::size_t kWireHeaderBytes = 24;
+
+// MessageHeader::flags of a worker's data/close message.
+inline constexpr std::uint8_t kDoneFlag = 1;
+
+// MessageHeader::flags of MessageKind::command.
+enum class Command : std::uint8_t { done = 1, ready = 2, stopping = 3, stop_ack = 4 };
+
+inline MessageHeader command_header(Command command, int reactor_id, int worker_id, std::uint64_t session = 0) {
+  MessageHeader h;
+  h.kind = MessageKind::command;
+  h.flags = static_cast<std::uint8_t>(command);
+  h.reactor_id = static_cast<std::uint16_t>(reactor_id);
+  h.worker_id = static_cast<std::uint16_t>(worker_id);
+  h.session_id = session;
+  return h;
+}
+
+}  // namespace procspec::detail

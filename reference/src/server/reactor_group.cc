@@ -1,0 +1,121 @@
+#include "server/reactor_group.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "os/process_hooks.h"
+#include "procspec/log.h"
+#include "procspec/role.h"
+
+namespace procspec::detail {
+namespace {
+
+constexpr std::size_t kMaxChannelLength = 0xFFFFFFFFu;
+
+// PRC-1: forking a process whose other threads hold locks can leave the child deadlocked, so a
+// master with running reactor threads refuses to create a Process.
+std::atomic<int> g_running_groups{0};
+
+Status refuse_in_threaded_master() {
+  if (current_role() == Role::master && g_running_groups.load() > 0) {
+    return fail(errc::wrong_role, "Process: cannot create a process in the master after the server started "
+                                  "(its reactor threads are running; use Server add_process or a worker)");
+  }
+  return {};
+}
+
+}  // namespace
+
+ChannelOptions server_channel_options(const ServerCore& core) {
+  ChannelOptions options;
+  const std::size_t answer = static_cast<std::size_t>(core.settings.output_buffer_size);
+  options.max_length = std::min(kMaxChannelLength, std::max({options.max_length, core.framing.max_length(), answer}));
+  return options;
+}
+
+Result<std::unique_ptr<ReactorGroup>> ReactorGroup::create(ServerCore& core, std::vector<ChannelPair>& pairs) {
+  const int reactors = core.settings.reactor_num;
+  const int workers = core.settings.worker_num;
+  auto load = std::make_shared<WorkerLoad>(workers);
+  std::vector<std::unique_ptr<ForwardingReactor>> made;
+  for (int r = 0; r < reactors; ++r) {
+    std::vector<Channel*> ends;
+    for (int w = 0; w < workers; ++w) ends.push_back(pairs[channel_index(w, r, reactors)].reactor.get());
+    auto reactor = ForwardingReactor::create(core, r, std::move(ends), load);
+    if (!reactor) return forward_error(std::move(reactor).error());
+    made.push_back(std::move(*reactor));
+  }
+  return std::unique_ptr<ReactorGroup>(new ReactorGroup(std::move(made)));
+}
+
+ReactorGroup::~ReactorGroup() { (void)stop_and_join(); }
+
+Status ReactorGroup::start() {
+  set_process_create_guard(&refuse_in_threaded_master);
+  ++g_running_groups;
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  results_.assign(reactors_.size(), Status{});
+  for (std::size_t i = 0; i < reactors_.size(); ++i) {
+    threads_.emplace_back([this, i] {
+      results_[i] = reactors_[i]->run();
+      if (!results_[i]) log_error("reactor " + std::to_string(i) + ": " + results_[i].error().message);
+    });
+  }
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return {};
+}
+
+void ReactorGroup::all(std::function<void(ForwardingReactor&, std::function<void()>)> task, std::function<void()> then) {
+  auto remaining = std::make_shared<std::atomic<std::size_t>>(reactors_.size());
+  auto shared_then = std::make_shared<std::function<void()>>(std::move(then));
+  for (auto& reactor : reactors_) {
+    ForwardingReactor* r = reactor.get();
+    r->mailbox().post([r, task, remaining, shared_then] {
+      task(*r, [remaining, shared_then] {
+        if (remaining->fetch_sub(1) == 1 && *shared_then) (*shared_then)();
+      });
+    });
+  }
+}
+
+void ReactorGroup::worker_exited(int worker, std::function<void()> settled) {
+  all([worker](ForwardingReactor& r, std::function<void()> done) {
+    r.worker_exited(worker);
+    done();
+  }, std::move(settled));
+}
+
+void ReactorGroup::shutdown(std::function<void()> drained) {
+  all([](ForwardingReactor& r, std::function<void()> done) { r.begin_shutdown(std::move(done)); }, std::move(drained));
+}
+
+void ReactorGroup::shutdown_worker(int worker) {
+  for (auto& reactor : reactors_) {
+    ForwardingReactor* r = reactor.get();
+    // One `shutdown` is enough; the worker's stop handshake then talks to every reactor.
+    if (r->id() == 0) r->mailbox().post([r, worker] { r->shutdown_worker(worker); });
+  }
+}
+
+Status ReactorGroup::stop_and_join() {
+  if (threads_.empty()) return {};
+  for (auto& reactor : reactors_) {
+    ForwardingReactor* r = reactor.get();
+    r->mailbox().post([r] { r->stop(); });
+  }
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  --g_running_groups;
+  for (auto& st : results_) {
+    if (!st) return st;
+  }
+  return {};
+}
+
+}  // namespace procspec::detail
