@@ -125,7 +125,7 @@ void Sleeper::self_signal() noexcept {
   ++owed_;
 }
 
-Status Sleeper::sleep(const PeerWatch& peer) noexcept {
+Result<bool> Sleeper::sleep(const PeerWatch& peer) noexcept {
   pollfd p[2] = {{fd_, POLLIN, 0}, {peer.fd(), POLLIN, 0}};
   const nfds_t n = peer.fd() >= 0 ? 2 : 1;
   while (::poll(p, n, -1) < 0) {
@@ -137,7 +137,7 @@ Status Sleeper::sleep(const PeerWatch& peer) noexcept {
     std::uint64_t v = 0;
     if (::read(fd_, &v, sizeof v) == sizeof v) owed_ -= std::min<std::uint64_t>(v, owed_);
   }
-  return {};
+  return n == 2 && p[1].revents != 0;
 }
 
 void Sleeper::clear() noexcept {

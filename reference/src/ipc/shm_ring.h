@@ -96,7 +96,8 @@ class Sleeper {
     if (ready() && !signaled()) self_signal();
   }
   // Blocks until the eventfd or the peer's pidfd is readable, then drains. Caller re-checks.
-  Status sleep(const PeerWatch& peer) noexcept;
+  // True if the peer's pidfd fired (it exited).
+  Result<bool> sleep(const PeerWatch& peer) noexcept;
   // Forgets all state (after the peer died): disarms and empties the eventfd.
   void clear() noexcept;
 

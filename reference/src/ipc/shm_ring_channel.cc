@@ -106,8 +106,9 @@ class ShmRingChannel final : public Channel {
       }
       if (!nonblocking_ && spin_read_.spin([&] { return data_ready(); })) continue;
       // Checked before the last look at the ring: whatever the peer sent before it died is
-      // already there, so "dead and nothing more" really is the end.
-      const bool dead = peer_gone_checked();
+      // already there, so "dead and nothing more" really is the end. A blocking call learns of
+      // a process's death from the pidfd in its sleep (no extra syscall per sleep).
+      const bool dead = nonblocking_ ? peer_gone_checked() : peer_gone_cheap();
       if (dead) {
         got = take();
         if (!got) return forward_error(std::move(got).error());
@@ -126,7 +127,9 @@ class ShmRingChannel final : public Channel {
       reader_.arm();
       reader_.drain();
       if (inbound_ready()) continue;
-      if (auto ok = reader_.sleep(peer_); !ok) return forward_error(std::move(ok).error());
+      auto exited = reader_.sleep(peer_);
+      if (!exited) return forward_error(std::move(exited).error());
+      if (*exited) peer_dead_.store(true, std::memory_order_relaxed);
     }
   }
 
@@ -274,8 +277,13 @@ class ShmRingChannel final : public Channel {
       writer_.arm();
       writer_.drain();
       if (writable_now()) break;
-      if (peer_gone_checked()) break;
-      if (auto ok = writer_.sleep(peer_); !ok) return ok;
+      if (peer_gone_cheap()) break;
+      auto exited = writer_.sleep(peer_);
+      if (!exited) return forward_error(std::move(exited).error());
+      if (*exited) {
+        peer_dead_.store(true, std::memory_order_relaxed);
+        break;
+      }
     }
     if (peer_gone_cheap() || peer_dead_.load(std::memory_order_relaxed)) return closed_for_send();
     return {};
