@@ -8,10 +8,13 @@
 // One-way time stops when the sender has handed over its last message; the channel's buffer
 // (at most a few hundred KiB) is small against the megabytes each run moves.
 #include <benchmark/benchmark.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -47,6 +50,43 @@ class Pattern {
 };
 
 enum class Shape { one_way, ping_pong };
+
+// uds_batch's sender runs as an event loop does: non-blocking sends, one flush per turn (a turn
+// is one message in ping-pong, a full batch or the end of the run one-way). Every other channel
+// sends blocking.
+bool event_loop_sender(ChannelType type) { return type == ChannelType::uds_batch; }
+
+void wait_for(const PollTarget& t) {
+  pollfd p{t.fd, static_cast<short>(t.events), 0};
+  (void)::poll(&p, 1, 1000);
+}
+
+Status send_message(Channel& ch, const MessageHeader& h, std::string_view payload) {
+  for (;;) {
+    auto st = ch.send(h, payload);
+    if (st || !would_block(st.error())) return st;
+    wait_for(ch.writable_target());
+    if (auto f = ch.flush(); !f && !would_block(f.error())) return f;
+  }
+}
+
+Status flush_all(Channel& ch) {
+  while (ch.has_pending()) {
+    auto st = ch.flush();
+    if (!st && !would_block(st.error())) return st;
+    if (!st) wait_for(ch.writable_target());
+  }
+  return {};
+}
+
+// A receive that waits in either mode (the event-loop sender's endpoint is non-blocking).
+Result<Message> receive_message(Channel& ch) {
+  for (;;) {
+    auto m = ch.receive();
+    if (m || !ch.nonblocking() || !would_block(m.error())) return m;
+    wait_for(ch.readable_target());
+  }
+}
 
 // The peer's loop: returns 0 when all `count` messages verified, else 1 + the failing index.
 std::uint64_t serve(Channel& ch, Shape mode, std::size_t size) {
@@ -109,6 +149,7 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
   ChannelPair pair = std::move(made).value();
   Channel& me = *pair.reactor;
   Peer peer(type, pair, mode, size);
+  me.set_nonblocking(event_loop_sender(type));
   if (!peer.started()) {
     state.SkipWithError("fork failed");
     return;
@@ -116,7 +157,7 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
   MessageHeader count;
   count.kind = MessageKind::command;
   count.session_id = state.max_iterations;
-  if (!me.send(count, {})) {
+  if (!send_message(me, count, {}) || !flush_all(me)) {
     state.SkipWithError("could not start the peer");
     return;
   }
@@ -125,12 +166,16 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
   MessageHeader h;
   for (auto _ : state) {
     h.session_id = seq;
-    if (auto st = me.send(h, pattern.stamp(seq)); !st) {
+    if (auto st = send_message(me, h, pattern.stamp(seq)); !st) {
       state.SkipWithError(st.error().message.c_str());
       break;
     }
     if (mode == Shape::ping_pong) {
-      auto echo = me.receive();
+      if (auto st = flush_all(me); !st) {
+        state.SkipWithError(st.error().message.c_str());
+        break;
+      }
+      auto echo = receive_message(me);
       if (!echo || !pattern.matches(*echo, seq)) {
         state.SkipWithError(("ping-pong echo mismatch at msg " + std::to_string(seq)).c_str());
         break;
@@ -144,7 +189,12 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
     pair.reactor.reset();
     return;
   }
-  auto done = me.receive();
+  if (auto st = flush_all(me); !st) {
+    state.SkipWithError(st.error().message.c_str());
+    peer.abort();
+    return;
+  }
+  auto done = receive_message(me);
   if (!done || done->header.kind != MessageKind::command) {
     state.SkipWithError("the peer did not report");
   } else if (done->header.session_id != 0) {
@@ -154,6 +204,86 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
 }
 
+// Issue #9's target: 1,000,000 messages parent -> child, timed from the first send to the
+// child's report that it verified the last one (manual time, one iteration = one million).
+constexpr std::uint64_t kMillion = 1000000;
+
+void BM_Million(benchmark::State& state, ChannelType type) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    auto made = make_channel(type);
+    if (!made) return state.SkipWithError(made.error().message.c_str());
+    ChannelPair pair = std::move(made).value();
+    Channel& me = *pair.reactor;
+    Peer peer(type, pair, Shape::one_way, size);
+    if (!peer.started()) return state.SkipWithError("fork failed");
+    me.set_nonblocking(event_loop_sender(type));
+    Pattern pattern(size);
+    const auto t0 = std::chrono::steady_clock::now();
+    MessageHeader h;
+    h.kind = MessageKind::command;
+    h.session_id = kMillion;
+    bool ok = send_message(me, h, {}).has_value();
+    h.kind = MessageKind::data;
+    for (std::uint64_t seq = 0; ok && seq < kMillion; ++seq) {
+      h.session_id = seq;
+      ok = send_message(me, h, pattern.stamp(seq)).has_value();
+    }
+    ok = ok && flush_all(me).has_value();
+    auto done = ok ? receive_message(me) : Result<Message>(fail(errc::invalid_argument, "send failed"));
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    if (!done || done->header.kind != MessageKind::command || done->header.session_id != 0) {
+      peer.abort();
+      return state.SkipWithError("the million messages did not all arrive intact");
+    }
+    state.SetIterationTime(took.count());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kMillion));
+}
+
+// The same through a raw socketpair, one syscall per message each way (Swoole's Process pipe):
+// SOCK_DGRAM, or SOCK_STREAM read back in exact message-sized pieces.
+void BM_Million_Raw(benchmark::State& state, int type) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) return state.SkipWithError("socketpair");
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(sv[0]);
+      Pattern pattern(size);
+      std::string buf(size + 1, '\0');
+      std::uint64_t bad = 0;
+      for (std::uint64_t seq = 0; seq < kMillion; ++seq) {
+        const ssize_t n = ::recv(sv[1], buf.data(), type == SOCK_DGRAM ? buf.size() : size, MSG_WAITALL);
+        Message m;
+        m.header.session_id = seq;
+        m.payload.assign(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+        if (!bad && !pattern.matches(m, seq)) bad = seq + 1;
+      }
+      const char verdict = bad ? 'x' : 'k';
+      ::_exit(::write(sv[1], &verdict, 1) == 1 ? 0 : 1);
+    }
+    ::close(sv[1]);
+    Pattern pattern(size);
+    const auto t0 = std::chrono::steady_clock::now();
+    bool ok = true;
+    for (std::uint64_t seq = 0; ok && seq < kMillion; ++seq) {
+      const std::string_view msg = pattern.stamp(seq);
+      ok = ::send(sv[0], msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
+    }
+    char verdict = 0;
+    ok = ok && ::read(sv[0], &verdict, 1) == 1 && verdict == 'k';
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    ::close(sv[0]);
+    ::waitpid(pid, nullptr, 0);
+    if (!ok) return state.SkipWithError("the million messages did not all arrive intact");
+    state.SetIterationTime(took.count());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kMillion));
+}
+
 void BM_OneWay(benchmark::State& state, ChannelType type) { run(state, type, Shape::one_way); }
 void BM_PingPong(benchmark::State& state, ChannelType type) { run(state, type, Shape::ping_pong); }
 
@@ -161,7 +291,9 @@ void register_all() {
   const std::pair<const char*, ChannelType> subjects[] = {{"UdsDgram", ChannelType::uds_dgram},
                                                           {"UdsStream", ChannelType::uds_stream},
                                                           {"SysvMsg", ChannelType::sysvmsg},
-                                                          {"ThreadQueue", ChannelType::thread}};
+                                                          {"ThreadQueue", ChannelType::thread},
+                                                          {"UdsBatch", ChannelType::uds_batch},
+                                                          {"ShmRingChannel", ChannelType::shm_ring}};
   for (const auto& [name, type] : subjects) {
     benchmark::RegisterBenchmark((std::string("BM_") + name + "_OneWay").c_str(), BM_OneWay, type)
         ->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
@@ -170,6 +302,15 @@ void register_all() {
     benchmark::RegisterBenchmark((std::string("BM_") + name + "_PingPong").c_str(), BM_PingPong, type)
         ->Arg(64)->Arg(1024)->UseRealTime();
   }
+  for (const auto& [name, type] : subjects) {
+    if (type == ChannelType::sysvmsg || type == ChannelType::thread) continue;  // parent -> child only
+    benchmark::RegisterBenchmark((std::string("BM_") + name + "_Million").c_str(), BM_Million, type)
+        ->Arg(1024)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("BM_UdsDgram_Million_Raw", BM_Million_Raw, SOCK_DGRAM)
+      ->Arg(1024)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_UdsStream_Million_Raw", BM_Million_Raw, SOCK_STREAM)
+      ->Arg(1024)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ namespace {
   register_channel<ProcspecChannel<ChannelType::uds_dgram>>("UdsDgram", "");
   register_channel<ProcspecChannel<ChannelType::sysvmsg>>("SysvMsg", "");
   register_channel<ProcspecChannel<ChannelType::thread>>("ThreadQueue", "");
+  // Beyond Swoole (issue #9): no raw twin; compare UdsBatch with UdsStream_Raw, ShmRingChannel
+  // with the ShmRing floor.
+  register_channel<ProcspecChannel<ChannelType::uds_batch>>("UdsBatch", "");
+  register_channel<ProcspecChannel<ChannelType::shm_ring>>("ShmRingChannel", "");
 #endif
   // The floor: the same driver over a shared-memory ring (sleeping waits, eventfd wake-up).
   register_channel<ShmRingChannel<RingWait::sleep>>("ShmRing", "");

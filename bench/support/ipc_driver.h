@@ -110,6 +110,9 @@ void one_way(benchmark::State& state) {
     if (r.error == 0) {
       if (auto st = ch.send(Side::b, writer.next(kEndSeq)); !st) r.error = st.error().code.value();
     }
+    if constexpr (requires { ch.flush(Side::b); }) {  // a batching channel: the end of the last turn
+      if (auto st = ch.flush(Side::b); !st && r.error == 0) r.error = st.error().code.value();
+    }
     return r;
   });
   if (!peer) return state.SkipWithError(peer.error().message.c_str());
@@ -198,6 +201,9 @@ void ping_pong(benchmark::State& state) {
   const Usage self = thread_usage() - u0;
   peer->request_stop();
   if (auto st = ch.send(Side::a, writer.next(kEndSeq)); !st) return state.SkipWithError(st.error().message.c_str());
+  if constexpr (requires { ch.flush(Side::a); }) {
+    if (auto st = ch.flush(Side::a); !st) return state.SkipWithError(st.error().message.c_str());
+  }
   auto report = peer->join();
   if (skip_on_peer_failure(state, report)) return;
   state.SetItemsProcessed(state.iterations());

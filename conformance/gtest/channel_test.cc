@@ -19,72 +19,18 @@
 #include "base/after_fork.h"
 #include "ipc/chunking.h"
 #include "procspec/log.h"
+#include "support/channel_messages.h"
 #include "support/leak_check.h"
 #include "support/seed.h"
 
 namespace procspec {
 namespace {
 
-// Deterministic bytes that differ by message and by position, so a reordered, torn or
-// truncated message never compares equal.
-std::string make_payload(std::uint64_t seq, std::size_t size) {
-  std::string s(size, '\0');
-  std::uint64_t x = seq * 0x9E3779B97F4A7C15ull + size;
-  for (auto& c : s) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x);
-  }
-  return s;
-}
-
-MessageHeader header_for(std::uint64_t seq) {
-  MessageHeader h;
-  h.kind = static_cast<MessageKind>(seq % 12);
-  h.flags = static_cast<std::uint8_t>(seq * 7);
-  h.reactor_id = static_cast<std::uint16_t>(seq % 3);
-  h.worker_id = static_cast<std::uint16_t>(seq % 5);
-  h.session_id = 1000 + seq;
-  return h;
-}
-
-// Receives one message with a bounded wait (poll on the readable target, then non-blocking).
-Result<Message> receive_within(Channel& ch, int timeout_ms = 10000) {
-  const bool was = ch.nonblocking();
-  ch.set_nonblocking(true);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    auto m = ch.receive();
-    if (m || !would_block(m.error()) || std::chrono::steady_clock::now() > deadline) {
-      ch.set_nonblocking(was);
-      return m;
-    }
-    const PollTarget t = ch.readable_target();
-    pollfd p{t.fd, static_cast<short>(t.events), 0};
-    (void)::poll(&p, 1, 50);
-  }
-}
-
-// Forks a child that runs fn and _exits with its return value; never returns into gtest.
-template <class Fn>
-pid_t fork_child(Fn fn) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    detail::run_after_fork_child_hooks();
-    ::alarm(30);  // a broken channel must not leave a child behind forever
-    int code = fn();
-    ::_exit(code);
-  }
-  return pid;
-}
-
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using test::fork_child;
+using test::header_for;
+using test::make_payload;
+using test::receive_within;
+using test::wait_exit_code;
 
 std::string type_name(const testing::TestParamInfo<ChannelType>& info) {
   return std::string(channel_type_name(info.param));
@@ -105,7 +51,7 @@ class ChannelTest : public test::LeakCheckedTest, public testing::WithParamInter
 
 INSTANTIATE_TEST_SUITE_P(All, ChannelTest,
                          testing::Values(ChannelType::uds_dgram, ChannelType::uds_stream, ChannelType::sysvmsg,
-                                         ChannelType::thread),
+                                         ChannelType::thread, ChannelType::uds_batch, ChannelType::shm_ring),
                          type_name);
 
 // Sends `sizes` in order from a thread and checks every message on the other side.
@@ -259,7 +205,8 @@ TEST_P(ChannelTest, IPC1_ReadableTargetSignalsAMessage) {
   auto m = pair.worker->receive();
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->payload, "ping");
-  if (GetParam() != ChannelType::uds_dgram && GetParam() != ChannelType::uds_stream) {
+  if (GetParam() != ChannelType::uds_dgram && GetParam() != ChannelType::uds_stream &&
+      GetParam() != ChannelType::uds_batch) {
     EXPECT_EQ(::poll(&p, 1, 0), 0) << "still readable after the only message was taken";
   }
 }
@@ -450,7 +397,9 @@ TEST(ChannelNames, IPC1_IpcSettingSelectsTheImplementation) {
   const std::pair<const char*, ChannelType> names[] = {
       {"uds_dgram", ChannelType::uds_dgram}, {"uds-dgram", ChannelType::uds_dgram},
       {"uds_stream", ChannelType::uds_stream}, {"uds-stream", ChannelType::uds_stream},
-      {"sysvmsg", ChannelType::sysvmsg}, {"thread", ChannelType::thread}};
+      {"sysvmsg", ChannelType::sysvmsg}, {"thread", ChannelType::thread},
+      {"uds_batch", ChannelType::uds_batch}, {"uds-batch", ChannelType::uds_batch},
+      {"shm_ring", ChannelType::shm_ring}, {"shm-ring", ChannelType::shm_ring}};
   for (const auto& [name, type] : names) {
     auto t = parse_channel_type(name);
     ASSERT_TRUE(t) << name;

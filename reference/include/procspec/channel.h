@@ -35,8 +35,11 @@
 
 namespace procspec {
 
-// The four implementations of IPC-1; names are the Server's `ipc` setting / the IUT's --ipc.
-enum class ChannelType { uds_dgram, uds_stream, sysvmsg, thread };
+// The implementations of IPC-1; names are the Server's `ipc` setting / the IUT's --ipc.
+//   uds_batch: uds_stream whose non-blocking sends coalesce (see send/flush below);
+//   shm_ring:  an SPSC byte ring per direction in shared memory (memfd, made before fork),
+//              eventfd wake-ups only when the other side sleeps; also works between threads.
+enum class ChannelType { uds_dgram, uds_stream, sysvmsg, thread, uds_batch, shm_ring };
 
 // What a message means to the server (Swoole's ServerEventType, reduced to what the data path
 // needs). The channel carries it unchanged; only the server interprets it.
@@ -81,6 +84,9 @@ struct ChannelOptions {
   // thread: messages a direction holds before the sender blocks / gets EAGAIN.
   // sysvmsg: chunks the receiver thread takes out of the kernel queue ahead of receive().
   std::size_t queue_capacity = 256;
+  // shm_ring: bytes of each direction's ring, a power of two in 4 KiB .. 1 GiB. A message of more
+  // than half of it is streamed through in pieces (and reassembled), not refused.
+  std::size_t ring_size = 1024 * 1024;
 };
 
 // An fd and the poll(2)/epoll events that mean "ready" (POLLIN == EPOLLIN, POLLOUT == EPOLLOUT).
@@ -105,8 +111,13 @@ class Channel {
   // Sends one message intact and in order (IPC-1). Non-blocking: either the whole message is
   // accepted — written, or its unwritten tail held for flush() — or EAGAIN with nothing accepted.
   // While a tail is held, send returns EAGAIN; poll writable_target() and call flush().
+  // uds_batch, non-blocking: an accepted message may also sit in the output buffer with others
+  // (has_pending() true, send keeps accepting until 64 KiB are buffered): an event loop must call
+  // flush() once per turn while has_pending(), before it waits — that write carries the turn's
+  // messages together. Blocking mode always writes at once.
   virtual Status send(const MessageHeader& header, std::string_view payload) = 0;
-  // Writes a held tail; EAGAIN if some is still held. Blocking mode waits until it is written.
+  // Writes a held tail (and, uds_batch, the buffered messages); EAGAIN if some is still held.
+  // Blocking mode waits until it is written.
   virtual Status flush() = 0;
   virtual bool has_pending() const noexcept = 0;
 
@@ -118,18 +129,24 @@ class Channel {
   virtual PollTarget readable_target() = 0;
   virtual PollTarget writable_target() = 0;
 
-  // Datagram and SysV channels cannot see their peer die (a UDS dgram socket never reports
-  // EOF; a queue outlives any process), so the endpoint that knows the peer's pid tells the
-  // channel: receive() then reports peer_closed once that process has exited and everything it
-  // sent is drained. Stream and thread channels see EOF by themselves; for them this is a no-op.
+  // Datagram, SysV and shm_ring channels cannot see their peer die (a UDS dgram socket never
+  // reports EOF; a queue or a shared mapping outlives any process), so the endpoint that knows the
+  // peer's pid tells the channel: receive() then reports peer_closed once that process has exited
+  // and everything it sent is drained (shm_ring: send too, once receive has seen it, or when it
+  // would wait for room). Stream and thread channels see EOF by themselves; for them this is a
+  // no-op. shm_ring sees an endpoint dropped by the last process holding it (THREAD mode) by
+  // itself (a forked child holds what it inherited; one that _exits never drops it).
   // A reactor that integrates with epoll learns of the death from SIGCHLD (via the manager).
   virtual Status watch_peer(pid_t pid) = 0;
 
   // After the peer died and a replacement took its place: forget half-received chunked
   // messages from the dead peer and any unsent tail, so the replacement starts clean. Whole
   // messages still waiting are kept on message channels (the replacement handles them), but a
-  // byte stream (uds_stream) cannot be resynchronised after a half-consumed frame, so its reset
-  // also discards every byte waiting — call it only while the other side is not writing.
+  // byte stream (uds_stream, uds_batch) cannot be resynchronised after a half-consumed frame, so
+  // its reset also discards every byte waiting (uds_batch: and every message still buffered).
+  // shm_ring knows its frame boundaries: it keeps whole messages in both rings and drops only a
+  // torn one (its own half-written tail, the dead peer's half-written last message); each end
+  // clears its own wake-up state. Call it, on both ends, only while the other side is not writing.
   virtual Status reset() = 0;
 
  protected:
@@ -152,7 +169,8 @@ Result<std::vector<ChannelPair>> make_channels(ChannelType type, std::size_t cou
                                                const ChannelOptions& options = {});
 Result<ChannelPair> make_channel(ChannelType type, const ChannelOptions& options = {});
 
-// "uds_dgram"/"uds-dgram", "uds_stream"/"uds-stream", "sysvmsg", "thread"; anything else →
+// "uds_dgram"/"uds-dgram", "uds_stream"/"uds-stream", "sysvmsg", "thread", "uds_batch"/"uds-batch",
+// "shm_ring"/"shm-ring"; anything else →
 // errc::invalid_setting naming the value.
 Result<ChannelType> parse_channel_type(std::string_view name);
 std::string_view channel_type_name(ChannelType type) noexcept;  // the underscore spelling

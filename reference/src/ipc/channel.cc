@@ -16,6 +16,20 @@ namespace {
 constexpr std::size_t kMaxChunkSize = 16 * 1024 * 1024;
 constexpr std::size_t kMinChunkSize = 64;  // header + 40 bytes: small only so tests can chunk a lot
 constexpr std::size_t kMaxPairs = 16384;   // sysvmsg: mtypes 2w+1 and 2w+2 stay far inside long
+constexpr std::size_t kMinRingSize = 4096;
+constexpr std::size_t kMaxRingSize = std::size_t{1} << 30;
+
+Result<ChannelPair> make_pair_of(ChannelType type, const ChannelOptions& options) {
+  switch (type) {
+    case ChannelType::uds_dgram: return detail::make_uds_dgram_pair(options);
+    case ChannelType::uds_stream: return detail::make_uds_stream_pair(options);
+    case ChannelType::thread: return detail::make_thread_pair(options);
+    case ChannelType::uds_batch: return detail::make_uds_batch_pair(options);
+    case ChannelType::shm_ring: return detail::make_shm_ring_pair(options);
+    case ChannelType::sysvmsg: break;
+  }
+  return fail(errc::invalid_argument, "make_pair_of: no single-pair maker for this type");
+}
 
 Status check_options(std::size_t count, const ChannelOptions& o) {
   if (count == 0 || count > kMaxPairs) {
@@ -35,6 +49,10 @@ Status check_options(std::size_t count, const ChannelOptions& o) {
                                            " is negative");
   }
   if (o.queue_capacity == 0) return fail(errc::invalid_setting, "queue_capacity 0 must be at least 1");
+  if (o.ring_size < kMinRingSize || o.ring_size > kMaxRingSize || (o.ring_size & (o.ring_size - 1)) != 0) {
+    return fail(errc::invalid_setting, "ring_size " + std::to_string(o.ring_size) + " is not a power of two in " +
+                                           std::to_string(kMinRingSize) + ".." + std::to_string(kMaxRingSize));
+  }
   return {};
 }
 
@@ -46,9 +64,7 @@ Result<std::vector<ChannelPair>> make_channels(ChannelType type, std::size_t cou
   std::vector<ChannelPair> pairs;
   pairs.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
-    Result<ChannelPair> pair = type == ChannelType::uds_dgram    ? detail::make_uds_dgram_pair(options)
-                               : type == ChannelType::uds_stream ? detail::make_uds_stream_pair(options)
-                                                                 : detail::make_thread_pair(options);
+    Result<ChannelPair> pair = make_pair_of(type, options);
     if (!pair) return forward_error(std::move(pair).error());
     pairs.push_back(std::move(pair).value());
   }
@@ -66,8 +82,10 @@ Result<ChannelType> parse_channel_type(std::string_view name) {
   if (name == "uds_stream" || name == "uds-stream") return ChannelType::uds_stream;
   if (name == "sysvmsg") return ChannelType::sysvmsg;
   if (name == "thread") return ChannelType::thread;
+  if (name == "uds_batch" || name == "uds-batch") return ChannelType::uds_batch;
+  if (name == "shm_ring" || name == "shm-ring") return ChannelType::shm_ring;
   return fail(errc::invalid_setting, "ipc '" + std::string(name) +
-                                         "' is not one of uds_dgram, uds_stream, sysvmsg, thread");
+                                         "' is not one of uds_dgram, uds_stream, sysvmsg, thread, uds_batch, shm_ring");
 }
 
 std::string_view channel_type_name(ChannelType type) noexcept {
@@ -76,6 +94,8 @@ std::string_view channel_type_name(ChannelType type) noexcept {
     case ChannelType::uds_stream: return "uds_stream";
     case ChannelType::sysvmsg: return "sysvmsg";
     case ChannelType::thread: return "thread";
+    case ChannelType::uds_batch: return "uds_batch";
+    case ChannelType::shm_ring: return "shm_ring";
   }
   return "unknown";
 }

@@ -12,6 +12,8 @@ namespace procspec::detail {
 Result<ChannelPair> make_uds_dgram_pair(const ChannelOptions& options);
 Result<ChannelPair> make_uds_stream_pair(const ChannelOptions& options);
 Result<ChannelPair> make_thread_pair(const ChannelOptions& options);
+Result<ChannelPair> make_uds_batch_pair(const ChannelOptions& options);
+Result<ChannelPair> make_shm_ring_pair(const ChannelOptions& options);
 // One queue per direction for all `count` pairs; removed when the creating process drops its last endpoint.
 Result<std::vector<ChannelPair>> make_sysv_pairs(std::size_t count, const ChannelOptions& options);
 
