@@ -29,7 +29,7 @@ children_when() {
 # bats test_tags=spec:SRV-PROC-1
 @test "SRV-PROC-1: PROCESS is a master with reactor threads, a manager and worker processes (every ipc)" {
   local ipc manager workers round
-  for ipc in uds-dgram uds-stream sysvmsg; do
+  for ipc in uds-dgram uds-stream sysvmsg uds-batch shm-ring; do
     start_server --mode process --workers 2 --framing length:N:0:4:1048576 --ipc "$ipc"
     manager=$(children_when "$SERVER_PID" 1)
     [[ $(printf '%s\n' "$manager" | grep -c .) -eq 1 ]]
@@ -51,7 +51,7 @@ children_when() {
 @test "SRV-PROC-4: a 63000-byte packet crosses every PROCESS channel intact" {
   local ipc body
   body=$(head -c 63000 /dev/zero | tr '\0' 'q')
-  for ipc in uds-dgram uds-stream sysvmsg; do
+  for ipc in uds-dgram uds-stream sysvmsg uds-batch shm-ring; do
     start_server --mode process --workers 1 --framing length:N:0:4:1048576 --ipc "$ipc"
     run -0 tcp_client send --port "$SERVER_PORT" --timeout-ms 20000 "$(hex_len_packet "$body")"
     json_is '.echo_ok == true'

@@ -371,8 +371,11 @@ INSTANTIATE_TEST_SUITE_P(AllModes, ServerModes,
                                          ModeCase{ServerMode::process, "uds_dgram", 2, 2},
                                          ModeCase{ServerMode::process, "uds_stream", 2, 1},
                                          ModeCase{ServerMode::process, "sysvmsg", 2, 2},
+                                         ModeCase{ServerMode::process, "uds_batch", 2, 2},
+                                         ModeCase{ServerMode::process, "shm_ring", 2, 2},
                                          ModeCase{ServerMode::thread, "thread", 2, 2},
-                                         ModeCase{ServerMode::thread, "uds_dgram", 1, 1}),
+                                         ModeCase{ServerMode::thread, "uds_dgram", 1, 1},
+                                         ModeCase{ServerMode::thread, "shm_ring", 2, 1}),
                          case_name);
 
 // PROCESS-only: what survives a worker's death.
@@ -482,7 +485,9 @@ TEST_P(ProcessWorkerDeath, SRV14_ReloadsUnderLoadFailNoRequest) {
 INSTANTIATE_TEST_SUITE_P(Channels, ProcessWorkerDeath,
                          testing::Values(ModeCase{ServerMode::process, "uds_dgram", 2, 2},
                                          ModeCase{ServerMode::process, "uds_stream", 2, 1},
-                                         ModeCase{ServerMode::process, "sysvmsg", 1, 1}),
+                                         ModeCase{ServerMode::process, "sysvmsg", 1, 1},
+                                         ModeCase{ServerMode::process, "uds_batch", 2, 1},
+                                         ModeCase{ServerMode::process, "shm_ring", 2, 2}),
                          case_name);
 
 class ThreadModeFaults : public ServerModes {};

@@ -127,6 +127,8 @@ const CapabilityRegistrar ipc_dgram{"ipc", "uds-dgram"};
 const CapabilityRegistrar ipc_stream{"ipc", "uds-stream"};
 const CapabilityRegistrar ipc_sysv{"ipc", "sysvmsg"};
 const CapabilityRegistrar ipc_thread{"ipc", "thread"};
+const CapabilityRegistrar ipc_batch{"ipc", "uds-batch"};
+const CapabilityRegistrar ipc_ring{"ipc", "shm-ring"};
 
 }  // namespace
 }  // namespace procspec::cli

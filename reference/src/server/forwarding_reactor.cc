@@ -240,7 +240,7 @@ void ForwardingReactor::on_channel_readable(int worker) {
       // The watched worker died and all it sent is in; the master's notice follows. The
       // channel itself is fine: clear the watch so the replacement's messages flow.
       link.end_seen = true;
-      (void)link.channel->reset();
+      (void)rearm_after_reset(link);
       continue;
     }
     if (!message) {
@@ -347,6 +347,14 @@ void ForwardingReactor::lose(int worker, std::uint64_t session) {
   reactor_->abort(session);
 }
 
+Status ForwardingReactor::rearm_after_reset(WorkerLink& link) {
+  auto st = link.channel->reset();
+  // A reset may forget the wake-up state behind the readable fd (shm_ring): asking for the
+  // target again arms it, or the replacement's first message would never wake this loop.
+  (void)link.channel->readable_target();
+  return st;
+}
+
 void ForwardingReactor::drain_dead(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   // sysvmsg hands messages over from a receiver thread, so "nothing yet" is not "nothing more":
@@ -377,7 +385,7 @@ void ForwardingReactor::worker_exited(int worker) {
     // It finished everything sent before stop_ack and the channel is whole: deliver its last
     // answers and go on (on sysvmsg this also consumes the end marker of its watch).
     drain_dead(worker);
-    if (std::exchange(link.end_seen, false)) (void)link.channel->reset();
+    if (std::exchange(link.end_seen, false)) (void)rearm_after_reset(link);
     return;
   }
   // Answers the worker wrote before it died are in the channel: deliver them first, so a
@@ -388,7 +396,7 @@ void ForwardingReactor::worker_exited(int worker) {
   // them — except on a byte stream, which the replacement must discard (a torn frame cannot be
   // resynchronised), and except a message it may have been half-way through reading (chunked)
   // or that we were half-way through writing.
-  const bool byte_stream = link.channel->type() == ChannelType::uds_stream;
+  const bool byte_stream = link.channel->type() == ChannelType::uds_stream || link.channel->type() == ChannelType::uds_batch;
   const std::uint64_t took = core_.taken->get(link.taken_index) + link.never_taken;
   std::size_t lost = took > link.retired ? static_cast<std::size_t>(took - link.retired) : 0;
   lost = std::min(lost, link.outstanding.size());
@@ -416,7 +424,7 @@ void ForwardingReactor::worker_exited(int worker) {
              std::to_string(closed.size()) + " request(s) in flight; their connections were closed");
   }
   link.end_seen = false;
-  if (auto st = link.channel->reset(); !st) {
+  if (auto st = rearm_after_reset(link); !st) {
     log_error("reactor " + std::to_string(id_) + ": cannot reset the channel to worker " + std::to_string(worker) +
               ": " + st.error().message);
   }

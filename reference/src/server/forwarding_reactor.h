@@ -98,6 +98,7 @@ class ForwardingReactor final : public ConnectionEvents {
   void handle(int worker, Message& message);
   void finished_one(std::uint64_t session, int worker);
   void drain_dead(int worker);
+  Status rearm_after_reset(WorkerLink& link);
   void retire_done(int worker, std::uint64_t session);
   void sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size);
   void lose(int worker, std::uint64_t session);
