@@ -255,6 +255,12 @@ srv_slow_reader() {
   local rss1
   rss1=$(server_tree_rss_kb "$SERVER_PID")
   ((rss1 - rss0 < 16 * 1024)) || { echo "RSS grew from $rss0 to $rss1 KiB" >&2; return 1; }
+  # PROCESS/THREAD reactors pace a fast sender to the worker (back-pressure), so the refused
+  # answer may come a little later than in BASE: wait for it, bounded.
+  for ((attempt = 0; attempt < 200; attempt++)); do
+    grep -qi 'output buffer' "$SERVER_OUT.err" && break
+    pause 0.05
+  done
   grep -qi 'output buffer' "$SERVER_OUT.err" || { echo "no output-buffer error logged: $(head -c 2000 "$SERVER_OUT.err")" >&2; return 1; }
 }
 
