@@ -34,14 +34,8 @@ class ProcessMode final : public ModeRunner {
  public:
   Status run(ServerCore& core) override {
     core_ = &core;
-    const int workers = core.settings.worker_num;
-    const int reactors = core.settings.reactor_num;
-    auto pairs = make_channels(core.settings.ipc, static_cast<std::size_t>(workers * reactors),
-                               server_channel_options(core));
+    auto pairs = make_server_channels(core);
     if (!pairs) return forward_error(std::move(pairs).error());
-    auto taken = SharedCounters::create(pairs->size());
-    if (!taken) return forward_error(std::move(taken).error());
-    core.taken = *taken;
     auto link = make_control_link();
     if (!link) return forward_error(std::move(link).error());
     auto [master_end, manager_end] = std::move(*link);

@@ -37,6 +37,16 @@ ChannelOptions server_channel_options(const ServerCore& core) {
   return options;
 }
 
+Result<std::vector<ChannelPair>> make_server_channels(ServerCore& core) {
+  const auto count = static_cast<std::size_t>(core.settings.worker_num) * static_cast<std::size_t>(core.settings.reactor_num);
+  auto pairs = make_channels(core.settings.ipc, count, server_channel_options(core));
+  if (!pairs) return forward_error(std::move(pairs).error());
+  auto taken = SharedCounters::create(pairs->size());
+  if (!taken) return forward_error(std::move(taken).error());
+  core.taken = *taken;
+  return pairs;
+}
+
 Result<std::unique_ptr<ReactorGroup>> ReactorGroup::create(ServerCore& core, std::vector<ChannelPair>& pairs) {
   const int reactors = core.settings.reactor_num;
   const int workers = core.settings.worker_num;

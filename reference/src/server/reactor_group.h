@@ -21,6 +21,9 @@ inline std::size_t channel_index(int worker, int reactor, int reactor_num) {
 
 // Channel options for the server's settings: room for the largest packet and answer.
 ChannelOptions server_channel_options(const ServerCore& core);
+// The worker_num × reactor_num channels of a PROCESS/THREAD server (index: channel_index) and
+// the shared counters (core.taken) that go with them; before any fork.
+Result<std::vector<ChannelPair>> make_server_channels(ServerCore& core);
 
 class ReactorGroup {
  public:

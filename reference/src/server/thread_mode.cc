@@ -30,13 +30,8 @@ class ThreadMode final : public ModeRunner {
                                              ": THREAD mode does not recycle worker threads (use PROCESS or BASE)");
     }
     const int workers = core.settings.worker_num;
-    const int reactors = core.settings.reactor_num;
-    auto pairs = make_channels(core.settings.ipc, static_cast<std::size_t>(workers * reactors),
-                               server_channel_options(core));
+    auto pairs = make_server_channels(core);
     if (!pairs) return forward_error(std::move(pairs).error());
-    auto taken = SharedCounters::create(pairs->size());
-    if (!taken) return forward_error(std::move(taken).error());
-    core.taken = *taken;
     auto group = ReactorGroup::create(core, *pairs);
     if (!group) return forward_error(std::move(group).error());
     auto master = MasterLoop::create(core);
