@@ -15,6 +15,7 @@
 
 #include "procspec/channel.h"
 #include "support/channel_messages.h"
+#include "support/channel_stress.h"
 #include "support/leak_check.h"
 #include "support/seed.h"
 
@@ -23,135 +24,16 @@ namespace {
 
 using test::fork_child;
 using test::header_for;
+using test::make_pair;
 using test::make_payload;
+using test::readable_now;
+using test::receive_and_verify;
 using test::receive_within;
+using test::sizes_for;
+using test::jitter;
 using test::wait_exit_code;
 
-bool readable_now(Channel& ch, int timeout_ms = 0) {
-  const PollTarget t = ch.readable_target();
-  pollfd p{t.fd, static_cast<short>(t.events), 0};
-  return ::poll(&p, 1, timeout_ms) == 1;
-}
-
-ChannelPair make_pair(ChannelType type, const ChannelOptions& options = {}) {
-  auto pair = make_channel(type, options);
-  EXPECT_TRUE(pair) << pair.error().message;
-  return std::move(pair).value();
-}
-
-// Sleeps 0..max_us microseconds, mostly 0 (so both the spinning and the sleeping paths run).
-void jitter(std::mt19937_64& rng, int max_us) {
-  const auto r = rng() % 8;
-  if (r < 5) return;
-  if (r < 7) {
-    std::this_thread::yield();
-    return;
-  }
-  std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int>(rng() % static_cast<std::uint64_t>(max_us))));
-}
-
-std::vector<std::size_t> sizes_for(std::uint64_t seed, std::uint64_t count, std::size_t max_size) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::size_t> sizes(count);
-  for (auto& size : sizes) size = rng() % max_size;
-  return sizes;
-}
-
-// Receives `count` messages with random delays, verifying each; epoll-style (non-blocking +
-// poll on readable_target) or blocking.
-void receive_and_verify(Channel& ch, std::uint64_t count, std::uint64_t seed, bool event_loop,
-                        std::size_t max_size) {
-  std::mt19937_64 rng(seed ^ 0x5555);
-  const auto sizes = sizes_for(seed, count, max_size);
-  ch.set_nonblocking(event_loop);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    jitter(rng, 200);
-    const std::size_t size = sizes[i];
-    Result<Message> m = event_loop ? receive_within(ch, 20000) : ch.receive();
-    ASSERT_TRUE(m) << "message " << i << ": " << m.error().message;
-    ASSERT_EQ(m->header, header_for(i)) << "message " << i;
-    ASSERT_TRUE(m->payload == make_payload(i, size)) << "message " << i << " differs";
-  }
-}
-
-void send_with_jitter(Channel& ch, std::uint64_t count, std::uint64_t seed, std::size_t max_size) {
-  std::mt19937_64 rng(seed ^ 0xAAAA);
-  const auto sizes = sizes_for(seed, count, max_size);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    jitter(rng, 200);
-    const std::size_t size = sizes[i];
-    if (auto st = ch.send(header_for(i), make_payload(i, size)); !st) {
-      ADD_FAILURE() << "send " << i << ": " << st.error().message;
-      return;
-    }
-  }
-}
-
 class ShmRingChannel : public test::LeakCheckedTest {};
-
-// The race the wake-up protocol exists for: the reader announced its sleep, the message came
-// and was consumed by the reader's re-check, and the writer's eventfd write for it arrives
-// late. That stale wake-up must neither leave the channel readable with nothing in it nor
-// swallow the next message's wake-up.
-TEST_F(ShmRingChannel, IPC1_WakeUpForAConsumedMessageDoesNotSwallowTheNext) {
-  ChannelPair pair = make_pair(ChannelType::shm_ring);
-  Channel& r = *pair.worker;
-  r.set_nonblocking(true);
-  for (std::uint64_t round = 0; round < 200; ++round) {
-    EXPECT_FALSE(readable_now(r)) << "round " << round << ": readable with nothing sent";
-    ASSERT_TRUE(pair.reactor->send(header_for(round), make_payload(round, 10)));
-    auto m = r.receive();  // taken without waiting for the wake-up
-    ASSERT_TRUE(m) << m.error().message;
-    EXPECT_EQ(m->header, header_for(round));
-    auto none = r.receive();
-    ASSERT_FALSE(none);
-    ASSERT_TRUE(would_block(none.error())) << none.error().message;
-    ASSERT_FALSE(readable_now(r)) << "round " << round << ": a stale wake-up left the channel readable";
-    ASSERT_TRUE(pair.reactor->send(header_for(round + 1000), "next"));
-    ASSERT_TRUE(readable_now(r, 10000)) << "round " << round << ": the next message's wake-up was swallowed";
-    auto next = r.receive();
-    ASSERT_TRUE(next) << next.error().message;
-    EXPECT_EQ(next->payload, "next");
-  }
-}
-
-// spec: IPC-2
-TEST_F(ShmRingChannel, IPC1_WakeUpStressBetweenThreadsWithRandomDelays) {
-  const std::uint64_t seed = test::test_seed();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
-  for (bool event_loop : {false, true}) {
-    SCOPED_TRACE(event_loop ? "non-blocking receiver polling readable_target" : "blocking receiver");
-    ChannelOptions options;
-    options.ring_size = 4096;  // full often: the writer sleeps too
-    ChannelPair pair = make_pair(ChannelType::shm_ring, options);
-    constexpr std::uint64_t kCount = 3000;
-    std::jthread sender([&] { send_with_jitter(*pair.reactor, kCount, seed, 1500); });
-    receive_and_verify(*pair.worker, kCount, seed, event_loop, 1500);
-  }
-}
-
-// spec: IPC-2
-TEST_F(ShmRingChannel, IPC1_WakeUpStressAcrossForkWithRandomDelays) {
-  const std::uint64_t seed = test::test_seed();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
-  ChannelOptions options;
-  options.ring_size = 4096;
-  ChannelPair pair = make_pair(ChannelType::shm_ring, options);
-  constexpr std::uint64_t kCount = 3000;
-  const pid_t child = fork_child([&] {
-    pair.reactor.reset();
-    send_with_jitter(*pair.worker, kCount, seed, 3000);  // some messages stream through in pieces
-    auto bye = pair.worker->receive();
-    return bye && bye->payload == "bye" ? 0 : 1;
-  });
-  ASSERT_GT(child, 0);
-  pair.worker.reset();
-  ASSERT_TRUE(pair.reactor->watch_peer(child));
-  receive_and_verify(*pair.reactor, kCount, seed, true, 3000);
-  pair.reactor->set_nonblocking(false);
-  ASSERT_TRUE(pair.reactor->send({}, "bye"));
-  EXPECT_EQ(wait_exit_code(child), 0);
-}
 
 // spec: SRV-PROC-4
 TEST_F(ShmRingChannel, IPC1_MessagesLargerThanTheRingAreStreamedAndReassembled) {

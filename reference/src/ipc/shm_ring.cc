@@ -115,7 +115,16 @@ void Sleeper::drain() noexcept {
   while ((r = ::read(fd_, &v, sizeof v)) < 0 && errno == EINTR) {
   }
   // A committed write that has not landed yet stays owed; the next drain takes it.
-  if (r == sizeof v) owed_ -= std::min<std::uint64_t>(v, owed_);
+  if (r == sizeof v) account_read(v);
+}
+
+void Sleeper::account_read(std::uint64_t v) noexcept {
+  // The read may have taken a write whose flag-take happened after our last look at the flag
+  // (the other side takes the flag before it writes, so a second look now sees that take).
+  // Without it the write is read but not counted, we still believe our sleep announced, and
+  // the next sleep waits for a write that already came: both sides asleep for good.
+  collect();
+  owed_ -= std::min<std::uint64_t>(v, owed_);
 }
 
 void Sleeper::self_signal() noexcept {
@@ -135,7 +144,7 @@ Result<bool> Sleeper::sleep(const PeerWatch& peer) noexcept {
   if (p[0].revents != 0) {
     // Read even if nothing is owed: an unaccounted count would make every later poll return at once.
     std::uint64_t v = 0;
-    if (::read(fd_, &v, sizeof v) == sizeof v) owed_ -= std::min<std::uint64_t>(v, owed_);
+    if (::read(fd_, &v, sizeof v) == sizeof v) account_read(v);
   }
   return n == 2 && p[1].revents != 0;
 }

@@ -78,10 +78,13 @@ class Sleeper {
   Sleeper(std::atomic<std::uint32_t>& waiting, int eventfd) noexcept : waiting_(&waiting), fd_(eventfd) {}
 
   int fd() const noexcept { return fd_; }
-  // Announces the sleep; the caller must re-check its condition afterwards.
-  void arm() noexcept;
-  // Reads whatever the eventfd holds now (non-blocking).
-  void drain() noexcept;
+  // Takes the eventfd writes already owed, then announces the sleep; the caller must re-check
+  // its condition afterwards. In this order because taking a write may show that the other
+  // side already took our announcement: arming first would leave us asleep unannounced.
+  void prepare() noexcept {
+    drain();
+    arm();
+  }
   // Makes the eventfd readable and, if `ready` (re-evaluated after arming), keeps it so; else
   // leaves it armed and empty, so the other side's next progress makes it readable. For a
   // non-blocking caller about to return to its event loop.
@@ -91,8 +94,7 @@ class Sleeper {
       if (!signaled()) self_signal();
       return;
     }
-    arm();
-    drain();
+    prepare();
     if (ready() && !signaled()) self_signal();
   }
   // Blocks until the eventfd or the peer's pidfd is readable, then drains. Caller re-checks.
@@ -102,8 +104,14 @@ class Sleeper {
   void clear() noexcept;
 
  private:
+  // Announces the sleep (if the last announcement was taken, a new one).
+  void arm() noexcept;
+  // Reads whatever the eventfd holds now (non-blocking).
+  void drain() noexcept;
   // Notes an eventfd write the other side committed to (it took the flag).
   void collect() noexcept;
+  // Counts `v` eventfd writes just read against what we are owed.
+  void account_read(std::uint64_t v) noexcept;
   bool signaled() noexcept {
     collect();
     return owed_ > 0;

@@ -124,8 +124,7 @@ class ShmRingChannel final : public Channel {
         if (inbound_ready()) continue;
         return sys_fail(EAGAIN, "shm_ring: receive");
       }
-      reader_.arm();
-      reader_.drain();
+      reader_.prepare();
       if (inbound_ready()) continue;
       auto exited = reader_.sleep(peer_);
       if (!exited) return forward_error(std::move(exited).error());
@@ -274,8 +273,7 @@ class ShmRingChannel final : public Channel {
   Status wait_writable() {
     for (;;) {
       if (spin_write_.spin([&] { return writable_now(); })) break;
-      writer_.arm();
-      writer_.drain();
+      writer_.prepare();
       if (writable_now()) break;
       if (peer_gone_cheap()) break;
       auto exited = writer_.sleep(peer_);
