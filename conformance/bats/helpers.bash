@@ -138,14 +138,25 @@ stop_server() {
   [[ $rc -eq 0 ]] || { echo "echo-server exited $rc after SIGTERM" >&2; return 1; }
 }
 
-# require_mode MODE: skips unless `driver info` lists MODE in "modes" (asked once per Bats run).
-require_mode() {
-  local cache="${BATS_RUN_TMPDIR:-${BATS_TMPDIR:-/tmp}}/procspec-modes${DRIVER//[^A-Za-z0-9]/_}"
+# driver_lists KEY VALUE: whether `driver info` lists VALUE in its array KEY ("modes", "ipc");
+# asked once per Bats run and key.
+driver_lists() {
+  local cache="${BATS_RUN_TMPDIR:-${BATS_TMPDIR:-/tmp}}/procspec-$1${DRIVER//[^A-Za-z0-9]/_}"
   if [[ ! -e "$cache" ]]; then
-    { "$DRIVER" info 2>/dev/null || echo '{}'; } | jq -r '(.modes // [])[]' >"$cache.$$" 2>/dev/null || : >"$cache.$$"
+    { "$DRIVER" info 2>/dev/null || echo '{}'; } | jq -r --arg k "$1" '(.[$k] // [])[]' >"$cache.$$" 2>/dev/null || : >"$cache.$$"
     mv -f "$cache.$$" "$cache"
   fi
-  grep -qx "$1" "$cache" || skip "$IMPL has no $1 mode (driver info \"modes\" lacks it)"
+  grep -qx -- "$2" "$cache"
+}
+
+# require_mode MODE: skips unless `driver info` lists MODE in "modes".
+require_mode() {
+  driver_lists modes "$1" || skip "$IMPL has no $1 mode (driver info \"modes\" lacks it)"
+}
+
+# require_ipc CHANNEL: skips unless `driver info` lists CHANNEL in "ipc" (SPEC IUT echo-server --ipc).
+require_ipc() {
+  driver_lists ipc "$1" || skip "$IMPL has no $1 ipc (driver info \"ipc\" lacks it)"
 }
 
 # server_tree_rss_kb PID: VmRSS of PID and its descendants, in KiB.

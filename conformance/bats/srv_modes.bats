@@ -1,15 +1,21 @@
 # SRV-PROC / SRV-THREAD: what only the PROCESS and THREAD layouts promise, seen from outside:
 # the process and thread tree, every channel, a worker killed with kill -9, a fatal signal.
+# The kill -9 bodies (srv_proc_faults.bash) run here on the default channel; srv_process_<ipc>.bats
+# run them again on their channel.
 load helpers
+load srv_suite
+load srv_proc_faults
 
 setup() {
-  require_impl
+  srv_setup
 }
 
 teardown() {
-  stop_server
+  srv_teardown
 }
 
+# srv_suite's version walks the body in bash (no fork, quadratic in a UTF-8 locale): SRV-PROC-4's
+# 63000-byte body needs od's.
 hex_len_packet() {  # BODY_TEXT -> hex of a 4-byte big-endian length + body
   local body=$1
   printf '%08x%s' "${#body}" "$(printf '%s' "$body" | od -v -An -tx1 | tr -d ' \n')"
@@ -61,22 +67,17 @@ children_when() {
 
 # bats test_tags=spec:SRV-PROC-2
 @test "SRV-PROC-2: kill -9 of a worker keeps a slow client's connection; its later packets are served" {
-  start_server --mode process --workers 2 --framing length:N:0:4:65536
-  local manager victim client out packets=() i
-  manager=$(children_when "$SERVER_PID" 1)
-  children_when "$manager" 2 >/dev/null
-  for ((i = 0; i < 6; i++)); do packets+=("$(hex_len_packet "packet-$i")"); done
-  out=$(mktemp)
-  # One packet every 300 ms on one connection, across the kill and the restart.
-  timeout 60 "$TCP_CLIENT" send --port "$SERVER_PORT" --chunk 12 --gap-ms 300 --timeout-ms 10000 "${packets[@]}" >"$out" 3>&- &
-  client=$!
-  sleep 0.5
-  for victim in $(ps -o pid= --ppid "$manager"); do kill -KILL "$victim"; done
-  wait "$client"
-  run jq -e '.echo_ok == true and .closed_by_peer == false' "$out"
-  rm -f "$out"
-  [[ $status -eq 0 ]]
-  [[ $(children_when "$manager" 2 | grep -c .) -eq 2 ]]
+  srv_proc_kill_keeps_connection
+}
+
+# bats test_tags=spec:SRV-PROC-5
+@test "SRV-PROC-5: a request in flight in a killed worker is answered or closed within 1 s; a half-sent packet is served after" {
+  srv_proc_kill_in_flight
+}
+
+# bats test_tags=spec:SRV-PROC-5,spec:SRV-PROC-2
+@test "SRV-PROC-5: workers killed -9 under load: every answer right, no request left waiting, replacements serve" {
+  srv_proc_kill_under_load
 }
 
 # bats test_tags=spec:SRV-THREAD-1

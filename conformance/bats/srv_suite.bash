@@ -6,6 +6,15 @@
 
 LENGTH_FRAMING=length:N:0:4:65536
 
+# The reactor→worker channel the bodies ask for: empty = the implementation's default (no --ipc);
+# srv_process_<channel>.bats set it after loading this file, so the environment never does.
+SRV_IPC=
+
+# srv_start ARGS...: start_server ARGS, plus `--ipc $SRV_IPC` when a channel was chosen.
+srv_start() {
+  start_server "$@" ${SRV_IPC:+--ipc "$SRV_IPC"}
+}
+
 srv_setup() {
   require_impl
   LOADGEN="$BUILD_DIR/bench/server_loadgen"
@@ -89,20 +98,20 @@ wait_children() {
 # --- SPEC IUT options only ------------------------------------------------------------------
 
 srv_kernel_chosen_port() {
-  start_server --mode "$1" --workers 1 --framing none
+  srv_start --mode "$1" --workers 1 --framing none
   [[ $SERVER_PORT -gt 0 && $SERVER_PORT -lt 65536 ]]
   run -0 tcp_client send --port "$SERVER_PORT" 68656c6c6f
   json_is '.echo_ok == true'
 }
 
 srv_byte_at_a_time() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
   run -0 tcp_client send --port "$SERVER_PORT" --chunk 1 "$(hex_len_packet hello)" "$(hex_len_packet world)" "$(hex_len_packet '')"
   json_is '.echo_ok == true and .closed_by_peer == false'
 }
 
 srv_pipelined() {
-  start_server --mode "$1" --workers 1 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 1 --framing "$LENGTH_FRAMING"
   local packets=() p packet
   for ((p = 0; p < 50; p++)); do
     len_packet_to packet "packet-$p"
@@ -114,7 +123,7 @@ srv_pipelined() {
 
 # The good packet before the bad header is answered before the close, in every mode.
 srv_oversize_header() {
-  start_server --mode "$1" --workers 1 --framing length:N:0:4:1024
+  srv_start --mode "$1" --workers 1 --framing length:N:0:4:1024
   run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet ok)" 00100000
   json_is '.closed_by_peer == true and .received_hex == "'"$(hex_len_packet ok)"'"'
   run -0 tcp_client send --port "$SERVER_PORT" "$(hex_len_packet still-served)"
@@ -122,19 +131,19 @@ srv_oversize_header() {
 }
 
 srv_eof_split() {
-  start_server --mode "$1" --workers 1 --framing eof-split:0d0a:1024
+  srv_start --mode "$1" --workers 1 --framing eof-split:0d0a:1024
   run -0 tcp_client send --port "$SERVER_PORT" --chunk 3 610d0a0d0a620d0a
   json_is '.echo_ok == true'
 }
 
 srv_eof_check_overflow() {
-  start_server --mode "$1" --workers 1 --framing eof-check:0d0a:16
+  srv_start --mode "$1" --workers 1 --framing eof-check:0d0a:16
   run -0 tcp_client send --port "$SERVER_PORT" 41414141414141414141414141414141414141
   json_is '.closed_by_peer == true'
 }
 
 srv_thousand_connections() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
   run -0 timeout 60 "$LOADGEN" --port "$SERVER_PORT" --conns 1000 --size 64 --requests 5000 --duration 20 --warmup 0
   json_is '.errors == 0 and .requests >= 5000'
 }
@@ -142,7 +151,7 @@ srv_thousand_connections() {
 # Several clients trickle their packets one byte every 20 ms while a loadgen hammers other
 # connections: a slow client holds nobody up, and is itself served whole.
 srv_slow_clients() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
   local dir=$BATS_TEST_TMPDIR i
   bg "$dir/loadgen" timeout 30 "$LOADGEN" --port "$SERVER_PORT" --conns 8 --size 256 --duration 1 --warmup 0
   for ((i = 0; i < 4; i++)); do
@@ -163,7 +172,7 @@ srv_slow_clients() {
 # connection loses at most the one request the server had not read when it closed, the server
 # closes every connection (the loadgen ends well before its 10 s) and exits 0.
 srv_sigterm_in_flight() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
   local out=$BATS_TEST_TMPDIR/loadgen
   local started=$SECONDS
   bg "$out" timeout 30 "$LOADGEN" --port "$SERVER_PORT" --conns 20 --size 256 --duration 10 --warmup 0 --on-close count
@@ -180,7 +189,7 @@ srv_sigterm_in_flight() {
 # already in are still served and, once some close, new clients get in again. Clients past the
 # limit are refused or left waiting (the reference refuses them at once; SPEC asks neither).
 srv_fd_exhaustion() {
-  SERVER_ULIMIT_N=64 start_server --mode "$1" --workers 1 --framing "$LENGTH_FRAMING"
+  SERVER_ULIMIT_N=64 srv_start --mode "$1" --workers 1 --framing "$LENGTH_FRAMING"
   run -0 tcp_client crowd --port "$SERVER_PORT" --ping "$(hex_len_packet ping)" --conns 72 --close 10 --reopen 5 --timeout-ms 300
   json_is '.served > 0 and .refused + .timed_out > 0 and .served_again == .served and .reopened_served == 5'
 }
@@ -189,7 +198,8 @@ srv_fd_exhaustion() {
 
 srv_max_conn_above_nofile() {
   require_impl
-  run timeout 10 bash -c 'ulimit -n 64 && exec "$0" echo-server --mode "$1" --workers 1 --max-conn 1000' "$DRIVER" "$1"
+  run timeout 10 bash -c 'ulimit -n 64 && exec "$0" echo-server --mode "$1" --workers 1 --max-conn 1000 "${@:2}"' \
+    "$DRIVER" "$1" ${SRV_IPC:+--ipc "$SRV_IPC"}
   [[ $status -ne 77 ]] || skip "echo-server --mode $1 unsupported by $IMPL"
   if [[ $status -eq 2 && $output == usage:* ]]; then skip "$IMPL's echo-server does not take --max-conn (reference extra)"; fi
   [[ $status -ne 0 && $status -ne 124 && $output != *listening* && $output == *max_conn* ]] ||
@@ -199,7 +209,7 @@ srv_max_conn_above_nofile() {
 # SRV-5: with max_conn 4, connections 5..8 are accepted and closed at once while the first four
 # (each served before the next is opened) keep being served; closing two lets two new ones in.
 srv_max_conn_overflow() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-conn 4
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-conn 4
   run -0 tcp_client crowd --port "$SERVER_PORT" --ping "$(hex_len_packet ping)" --conns 8 --close 2 --reopen 2
   json_is '.served == 4 and .refused == 4 and .timed_out == 0 and .served_again == 4 and .reopened_served == 2'
 }
@@ -208,7 +218,7 @@ srv_max_conn_overflow() {
 # and no request fails: every answer is whole and right, and a reconnecting client is always
 # let in. PROCESS/THREAD also keep every connection open through the replacements.
 srv_max_request() {
-  SERVER_REFUSABLE=max_request start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-request 50
+  SERVER_REFUSABLE=max_request srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING" --max-request 50
   local before
   before=$(server_tids "$SERVER_PID" | sort)
   run -0 timeout 30 "$LOADGEN" --port "$SERVER_PORT" --conns 10 --size 256 --duration 1 --warmup 0 --on-close reconnect
@@ -222,7 +232,7 @@ srv_max_request() {
 # SRV-7, SRV-13: idle 1 s checked every 1 s: an idle connection is closed no sooner than 1 s
 # and within 2 s (+1.5 s slack for a loaded machine); one pinging every 300 ms is never closed.
 srv_heartbeat() {
-  start_server --mode "$1" --workers 1 --framing "$LENGTH_FRAMING" --heartbeat 1:1
+  srv_start --mode "$1" --workers 1 --framing "$LENGTH_FRAMING" --heartbeat 1:1
   local dir=$BATS_TEST_TMPDIR
   bg "$dir/idle" timeout 30 "$TCP_CLIENT" idle --port "$SERVER_PORT" --timeout-ms 6000
   bg "$dir/active" timeout 30 "$TCP_CLIENT" idle --port "$SERVER_PORT" --timeout-ms 2500 --ping-ms 300 --ping "$(hex_len_packet beat)"
@@ -239,7 +249,7 @@ srv_heartbeat() {
 srv_slow_reader() {
   # ASan's quarantine would hold the freed per-packet buffers and look like growth.
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4" \
-    start_server --mode "$1" --workers 1 --framing none --output-buffer 1048576
+    srv_start --mode "$1" --workers 1 --framing none --output-buffer 1048576
   run -0 tcp_client send --port "$SERVER_PORT" 7761726d  # warm the worker before measuring
   local rss0 out=$BATS_TEST_TMPDIR/noread attempt
   rss0=$(server_tree_rss_kb "$SERVER_PID")
@@ -267,7 +277,7 @@ srv_slow_reader() {
 # SRV-14: 100 SIGUSR1 to the server, 20 ms apart (each lands during the previous reload), under
 # load: afterwards exactly two workers and no failed request.
 srv_hundred_reloads() {
-  start_server --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
+  srv_start --mode "$1" --workers 2 --framing "$LENGTH_FRAMING"
   local out=$BATS_TEST_TMPDIR/loadgen i
   bg "$out" timeout 30 "$LOADGEN" --port "$SERVER_PORT" --conns 10 --size 256 --duration 2.5 --warmup 0 --on-close reconnect
   local tick
@@ -317,7 +327,7 @@ worker_pids() {
 # serves again. Worker processes only (BASE, PROCESS): a THREAD worker cannot be stopped alone.
 srv_stalled_workers() {
   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4" \
-    start_server --mode "$1" --workers 2 --framing none
+    srv_start --mode "$1" --workers 2 --framing none
   run -0 tcp_client send --port "$SERVER_PORT" 7761726d
   wait_workers "$1" 2
   local rss0 rss1 p
