@@ -248,7 +248,7 @@ void Reactor::on_writable(Connection& conn) {
 void Reactor::update_interest(Connection& conn) {
   const bool want_writes = !conn.out.empty();
   const bool want_reads = !conn.close_requested && !conn.reading_paused;
-  if (want_writes == conn.watching_writes && want_reads && conn.watched) return;
+  if (want_writes == conn.watching_writes && want_reads && conn.watching_reads && conn.watched) return;
   if (conn.reading_paused && !conn.close_requested && !want_writes) {
     // Level-triggered input nobody reads would wake the loop forever: leave epoll until there
     // is something to write.
@@ -266,6 +266,7 @@ void Reactor::update_interest(Connection& conn) {
                    : loop_.add(fd, std::move(on_read), std::move(on_write))) {
     conn.watched = true;
     conn.watching_writes = want_writes;
+    conn.watching_reads = want_reads || !want_writes;
   }
 }
 
