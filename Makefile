@@ -13,6 +13,10 @@ FULL ?=
 IMPLS ?= reference pcntl swoole
 BUILD_DIR := build/$(PRESET)
 REPORTS := build/reports
+# The Bats files: srv_process_<ipc>.bats (the PROCESS suite over one more channel each) run as a
+# second Bats process beside the main one; one merged JUnit report for both.
+BATS_IPC_FILES := $(sort $(wildcard conformance/bats/srv_process_*.bats))
+BATS_MAIN_FILES := $(filter-out $(BATS_IPC_FILES),$(sort $(wildcard conformance/bats/*.bats)))
 export PROCSPEC_BUILD_DIR := $(abspath $(BUILD_DIR))
 # TSan: children of a threaded test process keep running instrumented code after fork.
 export TSAN_OPTIONS ?= die_after_fork=0 halt_on_error=1 second_deadlock_stack=1
@@ -32,11 +36,18 @@ conformance: build ## GoogleTest (ctest) + Bats against IMPL; closes with "N pas
 	@mkdir -p $(REPORTS)
 	@rm -f $(REPORTS)/gtest-$(PRESET).xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
 	ctest --test-dir $(BUILD_DIR) -j $(JOBS) --output-on-failure --output-junit ../reports/gtest-$(PRESET).xml || true
-	@rm -rf $(REPORTS)/bats.tmp && mkdir -p $(REPORTS)/bats.tmp
-	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp conformance/bats || true
-	@# Bats 1.8.2 finishes writing its JUnit file after it exits: wait for the closing tag.
-	@for _ in $$(seq 100); do grep -qs '</testsuites>' $(REPORTS)/bats.tmp/report.xml && break; sleep 0.1; done
-	@mv $(REPORTS)/bats.tmp/report.xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml 2>/dev/null || true
+	@rm -rf $(REPORTS)/bats.tmp && mkdir -p $(REPORTS)/bats.tmp/main $(REPORTS)/bats.tmp/ipc
+	@# The PROCESS suite over the extra channels (srv_process_<ipc>.bats) runs as a second Bats
+	@# beside the main one (its tests mostly wait on sockets); its log is printed after the main run.
+	@echo "bats: $(words $(BATS_IPC_FILES)) ipc variant file(s) run beside the main suite; their log follows it"
+	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp/ipc $(BATS_IPC_FILES) \
+	  >$(REPORTS)/bats.tmp/ipc.log 2>&1 & ipc=$$!; \
+	IMPL=$(IMPL) bats --timing --report-formatter junit -o $(REPORTS)/bats.tmp/main $(BATS_MAIN_FILES) || true; \
+	wait $$ipc || true; echo "---- bats: ipc variants ----"; cat $(REPORTS)/bats.tmp/ipc.log
+	@# Bats 1.8.2 finishes writing its JUnit file after it exits: wait for the closing tags.
+	@for r in main ipc; do for _ in $$(seq 100); do grep -qs '</testsuites>' $(REPORTS)/bats.tmp/$$r/report.xml && break; sleep 0.1; done; done
+	@scripts/junit_merge.py $(REPORTS)/bats.tmp/main/report.xml $(REPORTS)/bats.tmp/ipc/report.xml \
+	  >$(REPORTS)/bats-$(PRESET)-$(IMPL).xml || rm -f $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
 	@rm -rf $(REPORTS)/bats.tmp
 	@scripts/spec_coverage.py
 	scripts/junit_summary.py $(REPORTS)/gtest-$(PRESET).xml $(REPORTS)/bats-$(PRESET)-$(IMPL).xml
