@@ -1,6 +1,7 @@
 # SRV in PROCESS mode: the shared server suite (srv_suite.bash) through IMPL's `driver echo-server
 # --mode process`. Skipped as a whole while `driver info` does not list the mode. PROCESS's own
-# tests (SRV-PROC-*, kill -9 of a worker) go below the shared ones.
+# tests (SRV-PROC-*, kill -9 of a worker) are in srv_modes.bats. srv_process_<ipc>.bats repeat
+# this list over one more channel each: add a test there too.
 load helpers
 load srv_suite
 

@@ -1,6 +1,7 @@
 # The black-box server suite, written once and run for every mode: srv_base.bats,
 # srv_process.bats and srv_thread.bats each call these bodies with their mode, so a title names
 # both the spec ID and the mode. Every body bounds its time and stops only what it started.
+# srv_process_<ipc>.bats run the PROCESS calls again with SRV_IPC set (srv_start below).
 # Options beyond SPEC IUT (--max-conn, --heartbeat, ...) are reference extras: start_server
 # skips the test for an implementation whose echo-server does not take them.
 
