@@ -44,11 +44,17 @@ class ServerTaskIpc : public ServerTasks, public ::testing::WithParamInterface<s
 
 std::string mode_label(ServerMode m) { return m == ServerMode::base ? "base" : m == ServerMode::process ? "process" : "thread"; }
 
+// Starts `server` set up by `setup` and connects one line client to it.
+Result<LineClient> start_and_connect(ServerChild& server, const std::function<void(Server&)>& setup,
+                                     ServerMode mode = ServerMode::base) {
+  if (auto st = server.start(setup, mode); !st) return forward_error(std::move(st).error());
+  return LineClient::connect(server.port());
+}
+
 TEST_P(ServerServices, SRV8_TaskResultReachesFinishInTheCallingWorker) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 2), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 2), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto me = c->call("id");
   ASSERT_TRUE(me);
   auto q = c->call("task hello");
@@ -70,9 +76,8 @@ TEST_P(ServerServices, SRV8_TaskResultReachesFinishInTheCallingWorker) {
 
 TEST_P(ServerServices, SRV8_TaskwaitReturnsTheResultOrTimesOutAndDropsTheLateResult) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(1, 1), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(1, 1), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto ok = c->call("wait 5000 quick");
   ASSERT_TRUE(ok);
   EXPECT_TRUE(ok->rfind("ok done:quick:by:1:from:0", 0) == 0) << *ok;
@@ -95,9 +100,8 @@ TEST_P(ServerServices, SRV8_TaskwaitReturnsTheResultOrTimesOutAndDropsTheLateRes
 TEST_P(ServerTaskIpc, SRV8_EveryTaskIpcModeDeliversAllResultsAndLargeBinaryTasks) {
   const int mode = std::get<1>(GetParam());
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 2, mode), std::get<0>(GetParam())));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 2, mode), std::get<0>(GetParam()));
+  ASSERT_TRUE(c) << c.error().message;
   constexpr int kTasks = 30;
   for (int i = 0; i < kTasks; ++i) ASSERT_TRUE(c->send_line("task t" + std::to_string(i)));
   std::set<std::string> finished;
@@ -146,9 +150,8 @@ INSTANTIATE_TEST_SUITE_P(Modes, ServerTaskIpc,
 
 TEST_F(ServerTasks, SRV8_TaskArgumentErrorsNameTheCause) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(1, 2)));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(1, 2));
+  ASSERT_TRUE(c) << c.error().message;
   auto bad = c->call("taskto 2 x");
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->find("dst_worker_id 2 must be -1 or less than task_worker_num 2"), std::string::npos) << *bad;
@@ -157,9 +160,8 @@ TEST_F(ServerTasks, SRV8_TaskArgumentErrorsNameTheCause) {
 
 TEST_P(ServerServices, SRV9_SendMessageReachesOtherWorkersAndTaskWorkers) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 1), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 1), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto me = c->call("id");
   ASSERT_TRUE(me);
   const int self = std::stoi(*me);
@@ -211,12 +213,11 @@ Result<std::string> poll_users(LineClient& c, const std::string& not_this) {
 TEST_F(ServerTasks, SRV10_UserProcessSendsMessagesAndIsRestartedAfterKill) {
   // spec: SRV-9 SRV-BASE-1
   ServerChild server;
-  ASSERT_TRUE(server.start([](Server& s) {
+  auto c = start_and_connect(server, [](Server& s) {
     configure(1, 1)(s);
     ASSERT_TRUE(s.add_process([&s]() -> std::unique_ptr<UserProcess> { return std::make_unique<Reporter>(s); }));
-  }));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  });
+  ASSERT_TRUE(c) << c.error().message;
   auto mgr = c->call("mgr");  // a user process forces a manager even with one worker
   ASSERT_TRUE(mgr);
   EXPECT_EQ(*mgr, std::to_string(server.pid()));
