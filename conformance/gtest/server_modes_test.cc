@@ -159,8 +159,7 @@ INSTANTIATE_TEST_SUITE_P(AllModes, ServerModes,
                                          ModeCase{ServerMode::process, "uds_batch", 2, 2},
                                          ModeCase{ServerMode::process, "shm_ring", 2, 2},
                                          ModeCase{ServerMode::thread, "thread", 2, 2},
-                                         ModeCase{ServerMode::thread, "uds_dgram", 1, 1},
-                                         ModeCase{ServerMode::thread, "shm_ring", 2, 1}),
+                                         ModeCase{ServerMode::thread, "thread", 1, 1}),
                          case_name);
 
 }  // namespace
