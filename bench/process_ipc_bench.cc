@@ -353,7 +353,8 @@ void process_million(benchmark::State& state, PipeType type) {
       const std::string_view msg(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       auto w = p->write(msg);
       while (batch && !w && w.error().code == std::errc::resource_unavailable_try_again) {
-        pollfd pfd{p->pipe_fd(), POLLOUT, 0};
+        const procspec::PollTarget t = p->writable_target();
+        pollfd pfd{t.fd, static_cast<short>(t.events), 0};
         (void)::poll(&pfd, 1, 1000);
         w = p->write(msg);
       }

@@ -49,8 +49,8 @@ namespace procspec {
 //     set_blocking(true), the end of the current EventLoop turn (if this thread has a loop:
 //     EventLoop::defer runs the flush before the loop waits again, so no message waits longer
 //     than one turn), the child's callback returning or exit(), and destruction. If the socket
-//     is full at one of those moments, the rest stays buffered (has_pending()): watch pipe_fd()
-//     for POLLOUT and call flush(), as with any non-blocking write.
+//     is full at one of those moments, the rest stays buffered (has_pending()): poll
+//     writable_target() and call flush(), as with any non-blocking write.
 //   shm_ring: an SPSC ring per direction in shared memory (made before fork), eventfd wake-ups
 //     only when the other side sleeps; no syscall per message while both sides are busy. A
 //     message larger than the ring is streamed through it and reassembled. The ring cannot see
@@ -141,10 +141,17 @@ class Process {
   // for an event loop to watch (POLLIN: read() can make progress); -1 without a pipe. shm_ring:
   // an eventfd that is readable while a message (or the end) waits, in non-blocking mode.
   int pipe_fd() const;
+  // What to poll until write()/flush() can make progress: {pipe_fd(), POLLOUT} for the socket
+  // pipes; shm_ring: {an eventfd, POLLIN} (readable once the ring has room); {-1, 0} without a pipe.
+  PollTarget writable_target() const;
 
   // PRC-5: blocks until all is written (stream) or the message is sent (dgram); returns bytes
   // written. Errors: payload_empty, no_pipe, payload_too_large (a message above the pipe's
   // limit, named in the message), EAGAIN in non-blocking mode, ETIMEDOUT after set_timeout.
+  // uds_batch / shm_ring: EPIPE once the other side is gone. Non-blocking, the message is
+  // accepted whole or not at all (EAGAIN: poll writable_target(), then flush()); with a
+  // timeout, ETIMEDOUT means nothing was accepted, and an accepted message whose tail did not
+  // fit within the timeout stays buffered for the next call (has_pending()).
   Result<std::size_t> write(std::string_view data);
   // PRC-6: size <= 0 is invalid_argument. Stream: up to `size` bytes. Dgram: exactly one message,
   // whole even when longer than `size` (PRC-7: never truncated, `size` is a hint there).
@@ -156,11 +163,17 @@ class Process {
   // `size` is zero-filled). The kernel copies straight into `out`; a dgram message longer than
   // `size` is still taken whole (its tail lands in a per-thread buffer, then is appended).
   // Returns the byte count, 0 at end-of-file; same errors as read(), after which `out` is empty.
+  // uds_batch / shm_ring: `out` takes over the received message's own string (no copy; its
+  // capacity is the message's), and `size` is only checked, as in read().
   Result<std::size_t> read_into(std::string& out, std::ptrdiff_t size = kDefaultReadSize);
   Status set_blocking(bool blocking);
   // 0 disables (the default: block forever). Applies to read and write.
   Status set_timeout(std::chrono::milliseconds timeout);
   // PRC-11: shutdown semantics on the current end; `both` also closes the fd (later I/O: no_pipe).
+  // uds_batch: write/both first write what is buffered (bounded, as at destruction). shm_ring has
+  // no shutdown: write/both put an end-of-file mark in the ring after the messages (the peer's
+  // reads then return "" every time), later writes here fail with EPIPE; read only makes this
+  // side's reads return "" (the peer is not told: its writes fill the ring and then wait).
   Status close(PipeSide which = PipeSide::both);
   // The largest message write() accepts on a message pipe (0 for stream or none).
   std::size_t max_message_size() const { return max_message_; }

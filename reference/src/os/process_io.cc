@@ -43,6 +43,12 @@ int Process::pipe_fd() const {
   return c ? c->readable_target().fd : -1;
 }
 
+PollTarget Process::writable_target() const {
+  if (!channel_pipe()) return {current_fd(), current_fd() >= 0 ? static_cast<std::uint32_t>(POLLOUT) : 0u};
+  Channel* c = current_channel();
+  return c ? c->writable_target() : PollTarget{};
+}
+
 Status Process::set_blocking(bool blocking) {
   if (channel_pipe()) {
     if (!current_channel()) return fail(errc::no_pipe, "set_blocking: no pipe");
