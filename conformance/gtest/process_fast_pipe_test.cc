@@ -314,9 +314,10 @@ TEST_F(ProcessFastPipe, PRC5_UdsBatchNonBlockingWritesWaitForTheFlushRule) {
     auto early = self.read();
     say(!early && early.error().code == std::errc::timed_out ? "not yet" : "visible too early");
     (void)self.set_timeout(20s);
-    for (const char* want : {"flushed", "end of turn", "destroyed"}) {
+    for (const char* want : {"flushed", "end of turn", "batch", "destroyed"}) {
       auto m = self.read();
       say(m && *m == want ? std::string("got ") + want : "wrong: " + m.value_or("error"));
+      for (int i = 0; std::string(want) == "batch" && i < 63; ++i) (void)self.read();
     }
   }, PipeType::uds_batch);
   ASSERT_TRUE(p.start());
@@ -344,6 +345,14 @@ TEST_F(ProcessFastPipe, PRC5_UdsBatchNonBlockingWritesWaitForTheFlushRule) {
     ASSERT_TRUE((*loop)->remove(side[0]));
     EXPECT_EQ(report, "got end of turn");
   }
+
+  // 64 KiB buffered go out without waiting for anything else (frames: 24 bytes + the message).
+  ASSERT_TRUE(p.write("batch"));
+  for (int i = 0; i < 62; ++i) ASSERT_TRUE(p.write(std::string(1024, 'b')));  // 65005 bytes
+  EXPECT_TRUE(p.has_pending());
+  ASSERT_TRUE(p.write(std::string(1024, 'b')));
+  EXPECT_FALSE(p.has_pending()) << "64 KiB were buffered and the socket had room";
+  EXPECT_EQ(test::read_with_deadline(side[0]).value_or("timeout"), "got batch");
 
   ASSERT_TRUE(p.write("destroyed"));
   const pid_t pid = p.pid();
