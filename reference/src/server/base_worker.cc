@@ -1,20 +1,28 @@
 #include "server/base_worker.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <string>
 
-#include "loop/signal_internal.h"
 #include "procspec/log.h"
 #include "procspec/timer.h"
+#include "server/server_threads.h"
 
 namespace procspec::detail {
+namespace {
 
-BaseWorker::BaseWorker(ServerCore& core, int worker_id) : core_(core), id_(worker_id) {}
+thread_local BaseWorker* t_running = nullptr;
+
+}  // namespace
+
+BaseWorker::BaseWorker(ServerCore& core, int worker_id, std::span<const std::unique_ptr<Mailbox>> thread_inboxes)
+    : core_(core), id_(worker_id), thread_inboxes_(thread_inboxes) {}
 
 BaseWorker::~BaseWorker() {
   if (current_worker_context() == this) set_current_worker_context(nullptr);
+  if (t_running == this) t_running = nullptr;
+}
+
+void BaseWorker::stop_current() {
+  if (t_running) t_running->begin_stop();
 }
 
 Status BaseWorker::run() {
@@ -23,24 +31,28 @@ Status BaseWorker::run() {
   loop_ = std::move(*loop);
   reactor_.emplace(*loop_, core_.reactor_options(id_ % kMaxReactors), *this, core_.conn_count);
   if (auto st = reactor_->listen_on(core_.listen_fd.get()); !st) return st;
-  if (core_.services) {
+  if (core_.services && !is_thread()) {  // task workers and process inboxes: processes only
     auto services = WorkerServices::attach(core_, id_, loop_.get());
     if (!services) return forward_error(std::move(services).error());
     services_ = std::move(*services);
   }
-  // SIGTERM is the server's own (SIG-2 refuses it to worker code): it means "stop gracefully".
-  if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
-  // The manager forks workers with SIGTERM blocked so a stop cannot land before this handler.
-  sigset_t term;
-  sigemptyset(&term);
-  sigaddset(&term, SIGTERM);
-  ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+  if (is_thread()) {
+    if (auto st = thread_inboxes_[static_cast<std::size_t>(id_)]->attach(*loop_); !st) return st;
+  } else if (auto st = take_sigterm_as_stop([this] { begin_stop(); }); !st) {
+    return st;
+  }
+  t_running = this;
   set_current_worker_context(this);
   if (core_.events.on_worker_start) core_.events.on_worker_start(*core_.facade, id_);
   auto st = loop_->run();
   if (core_.events.on_worker_stop) core_.events.on_worker_stop(*core_.facade, id_);
   set_current_worker_context(nullptr);
-  (void)remove_signal_internal(SIGTERM);
+  t_running = nullptr;
+  if (is_thread()) {
+    thread_inboxes_[static_cast<std::size_t>(id_)]->detach();
+  } else {
+    release_sigterm_stop();
+  }
   services_.reset();
   reactor_.reset();
   loop_.reset();
@@ -104,8 +116,23 @@ Status BaseWorker::send(std::uint64_t session, std::string_view data) { return r
 Status BaseWorker::close(std::uint64_t session) { return reactor_->close(session); }
 
 Status BaseWorker::send_message(std::string_view message, int dst_worker_id) {
-  if (!services_) return fail(errc::not_started, "send_message: the worker's inbox is not attached");
-  return services_->send_message(message, dst_worker_id);
+  if (services_) return services_->send_message(message, dst_worker_id);
+  if (is_thread()) return post_pipe_message(message, dst_worker_id);
+  return fail(errc::not_started, "send_message: the worker's inbox is not attached");
+}
+
+Status BaseWorker::post_pipe_message(std::string_view message, int dst_worker_id) {
+  if (dst_worker_id == id_) {
+    return fail(errc::invalid_argument, "send_message: worker " + std::to_string(id_) + " cannot send a message to itself");
+  }
+  if (!core_.events.on_pipe_message) {
+    return fail(errc::invalid_setting, "send_message: the PipeMessage event (on_pipe_message) is not set");
+  }
+  // Runs on the destination thread, where current_worker_context() is that worker: its
+  // handler's send() reaches the destination's own connections.
+  thread_inboxes_[static_cast<std::size_t>(dst_worker_id)]->post(
+      [&core = core_, src = id_, payload = std::string(message)] { core.events.on_pipe_message(*core.facade, src, payload); });
+  return {};
 }
 
 }  // namespace procspec::detail

@@ -1,19 +1,17 @@
 #include "server/channel_worker.h"
 
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <string>
 
-#include "loop/signal_internal.h"
 #include "procspec/log.h"
 #include "procspec/timer.h"
 #include "server/connection.h"
 #include "server/forwarding.h"
 #include "server/reactor_group.h"
+#include "server/server_threads.h"
 
 namespace procspec::detail {
 namespace {
@@ -23,8 +21,8 @@ constexpr int kMessagesPerWakeup = 64;
 
 }  // namespace
 
-ChannelWorker::ChannelWorker(ServerCore& core, int worker_id, std::vector<Channel*> links, bool own_process)
-    : core_(core), id_(worker_id), links_(std::move(links)), own_process_(own_process) {}
+ChannelWorker::ChannelWorker(ServerCore& core, int worker_id, std::vector<Channel*> links)
+    : core_(core), id_(worker_id), links_(std::move(links)) {}
 
 ChannelWorker::~ChannelWorker() {
   if (current_worker_context() == this) set_current_worker_context(nullptr);
@@ -46,19 +44,12 @@ Status ChannelWorker::run() {
     if (auto st = loop_->add(target.fd, [this, reactor] { on_readable(reactor); }); !st) return st;
     watched.push_back(target.fd);
   }
-  if (own_process_ && core_.services) {
+  if (core_.services) {
     auto services = WorkerServices::attach(core_, id_, loop_.get());
     if (!services) return forward_error(std::move(services).error());
     services_ = std::move(*services);
   }
-  if (own_process_) {
-    // SIGTERM is the server's (SIG-2 refuses it to worker code): shutdown, reload, max_wait.
-    if (auto st = set_signal_internal(SIGTERM, [this](int) { begin_stop(); }); !st) return st;
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    ::pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
-  }
+  if (auto st = take_sigterm_as_stop([this] { begin_stop(); }); !st) return st;
   set_current_worker_context(this);
   if (core_.events.on_worker_start) core_.events.on_worker_start(*core_.facade, id_);
   for (std::size_t r = 0; r < links_.size() && !stopping_; ++r) {
@@ -80,7 +71,7 @@ Status ChannelWorker::run() {
   }
   if (core_.events.on_worker_stop) core_.events.on_worker_stop(*core_.facade, id_);
   set_current_worker_context(nullptr);
-  if (own_process_) (void)remove_signal_internal(SIGTERM);
+  release_sigterm_stop();
   for (int fd : watched) (void)loop_->remove(fd);
   services_.reset();
   loop_.reset();
@@ -130,9 +121,6 @@ void ChannelWorker::handle(int reactor, Message& message) {
       return;
     case MessageKind::close:
       if (ev.on_close) ev.on_close(*core_.facade, h.session_id, h.reactor_id);
-      return;
-    case MessageKind::shutdown:
-      begin_stop();
       return;
     case MessageKind::command:
       if (static_cast<Command>(h.flags) == Command::stop_ack && stopping_ && --acks_pending_ <= 0) loop_->stop();
@@ -204,8 +192,8 @@ Status ChannelWorker::close(std::uint64_t session) {
 
 Status ChannelWorker::send_message(std::string_view message, int dst_worker_id) {
   if (services_) return services_->send_message(message, dst_worker_id);
-  return fail(errc::wrong_role, "send_message to worker " + std::to_string(dst_worker_id) +
-                                    ": not available in THREAD mode in this implementation");
+  return fail(errc::not_started, "send_message to worker " + std::to_string(dst_worker_id) +
+                                     ": the worker's inbox is not attached");
 }
 
 Status ChannelWorker::flush_held(std::uint8_t flags) {

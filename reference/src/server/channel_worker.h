@@ -1,6 +1,5 @@
 #pragma once
-// A PROCESS-mode worker process or a THREAD-mode worker thread: its connections live in the
-// reactors, so packets arrive over one channel per reactor and every send/close goes back over
+// A PROCESS-mode worker process: its connections live in the master's reactor threads, so packets arrive over one channel per reactor and every send/close goes back over
 // the channel of the reactor that owns the session (forwarding.h has the conversation).
 #include <cstdint>
 #include <memory>
@@ -16,9 +15,9 @@ namespace procspec::detail {
 
 class ChannelWorker final : public WorkerContext {
  public:
-  // links[r]: this worker's end of the channel to reactor r. `own_process`: a PROCESS worker
-  // (SIGTERM stops it) rather than a THREAD worker (a `shutdown` message stops it).
-  ChannelWorker(ServerCore& core, int worker_id, std::vector<Channel*> links, bool own_process);
+  // links[r]: this worker's end of the channel to reactor r. SIGTERM or a `shutdown` message
+  // from a reactor stops it.
+  ChannelWorker(ServerCore& core, int worker_id, std::vector<Channel*> links);
   ~ChannelWorker() override;
   ChannelWorker(const ChannelWorker&) = delete;
   ChannelWorker& operator=(const ChannelWorker&) = delete;
@@ -47,7 +46,6 @@ class ChannelWorker final : public WorkerContext {
   ServerCore& core_;
   int id_;
   std::vector<Channel*> links_;
-  bool own_process_;
   std::unique_ptr<EventLoop> loop_;
   // Worker processes only: task results and pipe messages (worker_services.h).
   std::unique_ptr<WorkerServices> services_;

@@ -1,12 +1,11 @@
 #pragma once
-// The reactor⇄worker conversation of PROCESS and THREAD modes, on top of a Channel
+// The reactor⇄worker conversation of PROCESS mode, on top of a Channel
 // (procspec/channel.h). Shared by the reactor side (forwarding_reactor) and the worker side
 // (channel_worker) so the two cannot drift apart.
 //
 //   reactor -> worker   data(session)      a packet; counted in flight until the worker is done
 //                       connect(session)   onConnect (only sent when the server has one); counted
 //                       close(session)     onClose (only when the server has one); not counted
-//                       shutdown           THREAD mode: stop (a PROCESS worker gets SIGTERM)
 //                       command stop_ack   answer to `stopping`: nothing more will follow
 //   worker -> reactor   data(session)      a response; kDone set on the last one of a packet
 //                       close(session)     close the connection once its answers are out

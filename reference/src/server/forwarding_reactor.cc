@@ -161,10 +161,6 @@ void ForwardingReactor::flush_queue(int worker) {
     link.stop_ack_due = false;
     link.stopped_cleanly = true;
   }
-  if (link.shutdown_due) {
-    if (blocked(channel.send(header_for(MessageKind::shutdown, worker, 0), {}))) return;
-    link.shutdown_due = false;
-  }
   while (link.up && !link.queue.empty()) {
     Queued& q = link.queue.front();
     const bool counted = q.header.kind == MessageKind::data || q.header.kind == MessageKind::connect;
@@ -380,7 +376,6 @@ void ForwardingReactor::drain_dead(int worker) {
 void ForwardingReactor::worker_exited(int worker) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
   link.stop_ack_due = false;
-  link.shutdown_due = false;
   if (std::exchange(link.stopped_cleanly, false)) {
     // It finished everything sent before stop_ack and the channel is whole: deliver its last
     // answers and go on (on sysvmsg this also consumes the end marker of its watch).
@@ -472,11 +467,6 @@ void ForwardingReactor::check_drained() {
   auto done = std::move(drained_);
   drained_ = nullptr;
   done();
-}
-
-void ForwardingReactor::shutdown_worker(int worker) {
-  links_[static_cast<std::size_t>(worker)].shutdown_due = true;
-  flush_queue(worker);
 }
 
 void ForwardingReactor::stop() {

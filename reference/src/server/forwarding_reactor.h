@@ -1,5 +1,5 @@
 #pragma once
-// A reactor thread of PROCESS and THREAD modes: it owns its share of the connections (Reactor),
+// A reactor thread of PROCESS mode: it owns its share of the connections (Reactor),
 // frames their streams and forwards each packet to a worker over that worker's channel, chosen
 // by the Dispatcher (SRV-PROC-1, SRV-PROC-3); answers come back over the same channels and are
 // written to the clients. It never blocks on a worker: what a channel cannot take now waits in a
@@ -47,8 +47,6 @@ class ForwardingReactor final : public ConnectionEvents {
   // Graceful stop (SRV-11): no new connections or requests, answer what is in flight, close
   // every connection; `drained` runs once none is left (at the latest after max_wait_time).
   void begin_shutdown(std::function<void()> drained);
-  // THREAD mode: tell worker w to stop (after the reactors drained).
-  void shutdown_worker(int worker);
   void stop();
 
   // ConnectionEvents
@@ -78,7 +76,6 @@ class ForwardingReactor final : public ConnectionEvents {
     bool stop_ack_due = false;
     bool stopped_cleanly = false;  // stop_ack sent: it finishes everything before exiting
     bool end_seen = false;         // sysvmsg: the end marker of the watched worker was read
-    bool shutdown_due = false;
     bool broken = false;  // the channel failed for good; stop watching it
     std::deque<Queued> queue;
     std::size_t queued_bytes = 0;

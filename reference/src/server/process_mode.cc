@@ -179,7 +179,7 @@ class ProcessMode final : public ModeRunner {
           if (static_cast<int>(i) / reactors == worker_id) links.push_back(pairs[i].worker.get());
           else pairs[i].worker.reset();  // another worker's: not ours to read
         }
-        ChannelWorker worker(core, worker_id, std::move(links), /*own_process=*/true);
+        ChannelWorker worker(core, worker_id, std::move(links));
         auto st = worker.run();
         if (!st) log_error("worker " + std::to_string(worker_id) + ": " + st.error().message);
         return st ? 0 : 1;

@@ -1,32 +1,15 @@
 #include "server/reactor_group.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <atomic>
 #include <string>
 
-#include "os/process_hooks.h"
 #include "procspec/log.h"
-#include "procspec/role.h"
 
 namespace procspec::detail {
 namespace {
 
 constexpr std::size_t kMaxChannelLength = 0xFFFFFFFFu;
-
-// PRC-1: forking a process whose other threads hold locks can leave the child deadlocked, so a
-// master with running reactor threads refuses to create a Process.
-std::atomic<int> g_running_groups{0};
-
-Status refuse_in_threaded_master() {
-  if (current_role() == Role::master && g_running_groups.load() > 0) {
-    return fail(errc::wrong_role, "Process: cannot create a process in the master after the server started "
-                                  "(its reactor threads are running; use Server add_process or a worker)");
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -65,19 +48,14 @@ Result<std::unique_ptr<ReactorGroup>> ReactorGroup::create(ServerCore& core, std
 ReactorGroup::~ReactorGroup() { (void)stop_and_join(); }
 
 Status ReactorGroup::start() {
-  set_process_create_guard(&refuse_in_threaded_master);
-  ++g_running_groups;
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  threaded_.emplace();
   results_.assign(reactors_.size(), Status{});
   for (std::size_t i = 0; i < reactors_.size(); ++i) {
-    threads_.emplace_back([this, i] {
+    threads_.push_back(start_thread_without_signals([this, i] {
       results_[i] = reactors_[i]->run();
       if (!results_[i]) log_error("reactor " + std::to_string(i) + ": " + results_[i].error().message);
-    });
+    }));
   }
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return {};
 }
 
@@ -105,14 +83,6 @@ void ReactorGroup::shutdown(std::function<void()> drained) {
   all([](ForwardingReactor& r, std::function<void()> done) { r.begin_shutdown(std::move(done)); }, std::move(drained));
 }
 
-void ReactorGroup::shutdown_worker(int worker) {
-  for (auto& reactor : reactors_) {
-    ForwardingReactor* r = reactor.get();
-    // One `shutdown` is enough; the worker's stop handshake then talks to every reactor.
-    if (r->id() == 0) r->mailbox().post([r, worker] { r->shutdown_worker(worker); });
-  }
-}
-
 Status ReactorGroup::stop_and_join() {
   if (threads_.empty()) return {};
   for (auto& reactor : reactors_) {
@@ -121,7 +91,7 @@ Status ReactorGroup::stop_and_join() {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
-  --g_running_groups;
+  threaded_.reset();
   for (auto& st : results_) {
     if (!st) return st;
   }

@@ -1,16 +1,18 @@
 #pragma once
-// The master's reactor threads (PROCESS and THREAD modes): made from the reactor ends of the
+// The master's reactor threads (PROCESS mode): made from the reactor ends of the
 // channels, started with every signal blocked (signals belong to the main thread's loop), and
 // asked to do things all together — the continuation runs once every reactor has done its part,
 // on whichever reactor thread finished last (post it to your own mailbox to get it back).
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "procspec/channel.h"
 #include "server/forwarding_reactor.h"
 #include "server/server_core.h"
+#include "server/server_threads.h"
 
 namespace procspec::detail {
 
@@ -21,7 +23,7 @@ inline std::size_t channel_index(int worker, int reactor, int reactor_num) {
 
 // Channel options for the server's settings: room for the largest packet and answer.
 ChannelOptions server_channel_options(const ServerCore& core);
-// The worker_num × reactor_num channels of a PROCESS/THREAD server (index: channel_index) and
+// The worker_num × reactor_num channels of a PROCESS server (index: channel_index) and
 // the shared counters (core.taken) that go with them; before any fork.
 Result<std::vector<ChannelPair>> make_server_channels(ServerCore& core);
 
@@ -35,7 +37,6 @@ class ReactorGroup {
   Status start();
   void worker_exited(int worker, std::function<void()> settled);
   void shutdown(std::function<void()> drained);
-  void shutdown_worker(int worker);
   // Stops every reactor loop and joins the threads; returns the first error a reactor hit.
   Status stop_and_join();
 
@@ -46,6 +47,7 @@ class ReactorGroup {
   std::vector<std::unique_ptr<ForwardingReactor>> reactors_;
   std::vector<std::thread> threads_;
   std::vector<Status> results_;
+  std::optional<ThreadedMasterGuard> threaded_;
 };
 
 }  // namespace procspec::detail
