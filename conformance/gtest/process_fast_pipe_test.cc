@@ -149,6 +149,10 @@ TEST_F(ProcessFastPipe, PRC13_NonBlockingEagainAndTimeoutsWithoutWarnings) {
     for (; n < 2000 && w; ++n) w = p.write(chunk);  // 120 MB at most: socket buffers are far smaller
     ASSERT_FALSE(w) << "wrote " << n << " messages without the reader";
     EXPECT_EQ(w.error().code, std::errc::timed_out) << w.error().message;
+    ASSERT_TRUE(p.set_blocking(false));  // still full: a non-blocking write is refused whole
+    auto nb = p.write(chunk);
+    ASSERT_FALSE(nb);
+    EXPECT_EQ(nb.error().code, std::errc::resource_unavailable_try_again) << nb.error().message;
     ASSERT_TRUE(Process::kill(p.pid(), SIGKILL));
     EXPECT_EQ(p.join().value().signal, SIGKILL);
     LogCapture lost;
