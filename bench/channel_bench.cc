@@ -24,6 +24,7 @@
 #include "base/after_fork.h"
 #include "procspec/channel.h"
 #include "support/context.h"
+#include "support/million.h"
 
 namespace procspec {
 namespace {
@@ -206,7 +207,7 @@ void run(benchmark::State& state, ChannelType type, Shape mode) {
 
 // Issue #9's target: 1,000,000 messages parent -> child, timed from the first send to the
 // child's report that it verified the last one (manual time, one iteration = one million).
-constexpr std::uint64_t kMillion = 1000000;
+using bench::kMillion;
 
 void BM_Million(benchmark::State& state, ChannelType type) {
   const auto size = static_cast<std::size_t>(state.range(0));
@@ -242,44 +243,13 @@ void BM_Million(benchmark::State& state, ChannelType type) {
 }
 
 // The same through a raw socketpair, one syscall per message each way (Swoole's Process pipe):
-// SOCK_DGRAM, or SOCK_STREAM read back in exact message-sized pieces.
+// SOCK_DGRAM, or SOCK_STREAM read back in exact message-sized pieces (support/million.h).
 void BM_Million_Raw(benchmark::State& state, int type) {
   const auto size = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) != 0) return state.SkipWithError("socketpair");
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(sv[0]);
-      Pattern pattern(size);
-      std::string buf(size + 1, '\0');
-      std::uint64_t bad = 0;
-      for (std::uint64_t seq = 0; seq < kMillion; ++seq) {
-        const ssize_t n = ::recv(sv[1], buf.data(), type == SOCK_DGRAM ? buf.size() : size, MSG_WAITALL);
-        Message m;
-        m.header.session_id = seq;
-        m.payload.assign(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
-        if (!bad && !pattern.matches(m, seq)) bad = seq + 1;
-      }
-      const char verdict = bad ? 'x' : 'k';
-      ::_exit(::write(sv[1], &verdict, 1) == 1 ? 0 : 1);
-    }
-    ::close(sv[1]);
-    Pattern pattern(size);
-    const auto t0 = std::chrono::steady_clock::now();
-    bool ok = true;
-    for (std::uint64_t seq = 0; ok && seq < kMillion; ++seq) {
-      const std::string_view msg = pattern.stamp(seq);
-      ok = ::send(sv[0], msg.data(), msg.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(msg.size());
-    }
-    char verdict = 0;
-    ok = ok && ::read(sv[0], &verdict, 1) == 1 && verdict == 'k';
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    ::close(sv[0]);
-    ::waitpid(pid, nullptr, 0);
-    if (!ok) return state.SkipWithError("the million messages did not all arrive intact");
-    state.SetIterationTime(took.count());
+    auto took = bench::million_raw_socketpair(type, size, 0);
+    if (!took) return state.SkipWithError(took.error().message.c_str());
+    state.SetIterationTime(*took);
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(kMillion));
 }

@@ -72,6 +72,27 @@ bool wait_until(Pred pred, std::chrono::milliseconds limit) {
   return true;
 }
 
+// True once a byte arrived on fd (a started worker or child says so), within 5 s.
+bool byte_arrives(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  char c;
+  return ::poll(&p, 1, 5000) == 1 && ::read(fd, &c, 1) == 1;
+}
+
+// One restart's time since t0: the iteration's manual time and one sample.
+void record_restart(benchmark::State& state, std::vector<double>& samples, Clock::time_point t0) {
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  samples.push_back(s);
+  state.SetIterationTime(s);
+}
+
+void set_restart_counters(benchmark::State& state, std::vector<double>& samples) {
+  if (samples.empty()) return;
+  std::sort(samples.begin(), samples.end());
+  state.counters["median_us"] = samples[samples.size() / 2] * 1e6;
+  state.counters["p99_us"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)] * 1e6;
+}
+
 void BM_Pool_RestartLatency(benchmark::State& state) {
   procspec::LogCapture quiet;  // one "killed by SIGKILL" warning per iteration
   int fds[2];
@@ -90,34 +111,23 @@ void BM_Pool_RestartLatency(benchmark::State& state) {
     for (;;) ::pause();
   });
   const pid_t manager = fork_manager(**pool);
-  auto wait_start = [&] {
-    pollfd p{fds[0], POLLIN, 0};
-    char c;
-    return ::poll(&p, 1, 5000) == 1 && ::read(fds[0], &c, 1) == 1;
-  };
   std::vector<double> samples;
-  if (!wait_start()) state.SkipWithError("the first worker did not start");
+  if (!byte_arrives(fds[0])) state.SkipWithError("the first worker did not start");
   for (auto _ : state) {
     const pid_t victim = current->load();
     const auto t0 = Clock::now();
     ::kill(victim, SIGKILL);
-    if (!wait_start()) {
+    if (!byte_arrives(fds[0])) {
       state.SkipWithError("no replacement within 5 s");
       break;
     }
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    samples.push_back(s);
-    state.SetIterationTime(s);
+    record_restart(state, samples, t0);
   }
   stop_manager(manager);
   ::close(fds[0]);
   ::close(fds[1]);
   release(current);
-  if (!samples.empty()) {
-    std::sort(samples.begin(), samples.end());
-    state.counters["median_us"] = samples[samples.size() / 2] * 1e6;
-    state.counters["p99_us"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)] * 1e6;
-  }
+  set_restart_counters(state, samples);
 }
 BENCHMARK(BM_Pool_RestartLatency)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
@@ -136,36 +146,25 @@ void BM_Pool_RestartLatency_Raw(benchmark::State& state) {
     }
     return pid;
   };
-  auto wait_start = [&] {
-    pollfd p{fds[0], POLLIN, 0};
-    char c;
-    return ::poll(&p, 1, 5000) == 1 && ::read(fds[0], &c, 1) == 1;
-  };
   pid_t child = spawn();
   std::vector<double> samples;
-  if (!wait_start()) state.SkipWithError("the first child did not start");
+  if (!byte_arrives(fds[0])) state.SkipWithError("the first child did not start");
   for (auto _ : state) {
     const auto t0 = Clock::now();
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     child = spawn();
-    if (!wait_start()) {
+    if (!byte_arrives(fds[0])) {
       state.SkipWithError("no replacement within 5 s");
       break;
     }
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    samples.push_back(s);
-    state.SetIterationTime(s);
+    record_restart(state, samples, t0);
   }
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
   ::close(fds[0]);
   ::close(fds[1]);
-  if (!samples.empty()) {
-    std::sort(samples.begin(), samples.end());
-    state.counters["median_us"] = samples[samples.size() / 2] * 1e6;
-    state.counters["p99_us"] = samples[std::min(samples.size() - 1, samples.size() * 99 / 100)] * 1e6;
-  }
+  set_restart_counters(state, samples);
 }
 BENCHMARK(BM_Pool_RestartLatency_Raw)->UseManualTime()->Unit(benchmark::kMicrosecond);
 

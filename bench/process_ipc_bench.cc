@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -22,6 +23,7 @@
 #include "procspec/msg_queue.h"
 #include "procspec/process.h"
 #include "support/context.h"
+#include "support/million.h"
 #include "support/rusage.h"
 
 namespace {
@@ -316,6 +318,77 @@ void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
   set_counters(state, size, recv, child);
 }
 
+// --- a million messages parent -> child over Process pipes (issue #9, support/million.h) ------
+// Each pipe as a user would drive it: blocking writes, except uds_batch, whose writes are
+// non-blocking so that they coalesce (process.h), with a poll for room when it says EAGAIN and a
+// flush at the end. The child reads with read_into and verifies every payload.
+void process_million(benchmark::State& state, PipeType type) {
+  using procspec::bench::kMillion;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    ProcessOptions o;
+    o.pipe_type = type;
+    auto p = Process::create([size, type](Process& self) {
+      procspec::bench::MillionVerdict v(size);
+      std::string msg, more;
+      for (std::uint64_t seq = 0; seq < kMillion; ++seq) {
+        auto r = self.read_into(msg, static_cast<std::ptrdiff_t>(size));
+        while (type == PipeType::uds_stream && r && *r > 0 && msg.size() < size) {  // pieces
+          r = self.read_into(more, static_cast<std::ptrdiff_t>(size - msg.size()));
+          if (r) msg.append(more);
+        }
+        if (!r) msg.clear();
+        v.add(msg);
+      }
+      (void)self.write(v.verdict());
+    }, o);
+    if (!p || !p->start()) return state.SkipWithError("Process::create/start failed");
+    const bool batch = type == PipeType::uds_batch;
+    if (batch && !p->set_blocking(false)) return state.SkipWithError("set_blocking failed");
+    procspec::bench::PayloadWriter writer(size);
+    const auto t0 = std::chrono::steady_clock::now();
+    bool ok = true;
+    for (std::uint64_t seq = 0; ok && seq < kMillion; ++seq) {
+      const auto bytes = writer.next(seq);
+      const std::string_view msg(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      auto w = p->write(msg);
+      while (batch && !w && w.error().code == std::errc::resource_unavailable_try_again) {
+        const procspec::PollTarget t = p->writable_target();
+        pollfd pfd{t.fd, static_cast<short>(t.events), 0};
+        (void)::poll(&pfd, 1, 1000);
+        w = p->write(msg);
+      }
+      ok = w.has_value();
+    }
+    ok = ok && (!batch || p->set_blocking(true));  // writes the last batch
+    auto verdict = ok ? p->read() : procspec::Result<std::string>(std::string("the writes failed"));
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    (void)p->join();
+    if (!verdict || !procspec::bench::verdict_ok(*verdict)) {
+      return state.SkipWithError(verdict ? verdict->c_str() : verdict.error().message.c_str());
+    }
+    state.SetIterationTime(took.count());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(procspec::bench::kMillion));
+}
+
+void raw_million(benchmark::State& state, int type) {
+  for (auto _ : state) {
+    auto took = procspec::bench::million_raw_socketpair(type, static_cast<std::size_t>(state.range(0)), kSocketBuffer);
+    if (!took) return state.SkipWithError(took.error().message.c_str());
+    state.SetIterationTime(*took);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(procspec::bench::kMillion));
+}
+
+void BM_ProcessUdsDgram_Million(benchmark::State& s) { process_million(s, PipeType::uds_dgram); }
+void BM_ProcessUdsStream_Million(benchmark::State& s) { process_million(s, PipeType::uds_stream); }
+void BM_ProcessUdsBatch_Million(benchmark::State& s) { process_million(s, PipeType::uds_batch); }
+void BM_ProcessShmRing_Million(benchmark::State& s) { process_million(s, PipeType::shm_ring); }
+// The floor: Swoole's Process pipe (a SOCK_DGRAM socketpair), and a stream read back exactly.
+void BM_UdsSockDgram_Million_Raw(benchmark::State& s) { raw_million(s, SOCK_DGRAM); }
+void BM_UdsStream_Million_Raw(benchmark::State& s) { raw_million(s, SOCK_STREAM); }
+
 BENCHMARK(BM_UdsStream_OneWay)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
 BENCHMARK(BM_UdsStream_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
 BENCHMARK(BM_UdsDgram_OneWay)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTime();
@@ -324,6 +397,13 @@ BENCHMARK(BM_UdsSockDgram_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(16384)->UseRealTi
 // 8 KiB is the kernel's default msgmax: the largest SysV message.
 BENCHMARK(BM_SysvMsg_OneWay)->Arg(64)->Arg(1024)->Arg(8192)->UseRealTime();
 BENCHMARK(BM_SysvMsg_OneWay_Raw)->Arg(64)->Arg(1024)->Arg(8192)->UseRealTime();
+#define PROCSPEC_MILLION(fn) BENCHMARK(fn)->Arg(1024)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond)
+PROCSPEC_MILLION(BM_ProcessUdsDgram_Million);
+PROCSPEC_MILLION(BM_ProcessUdsStream_Million);
+PROCSPEC_MILLION(BM_ProcessUdsBatch_Million);
+PROCSPEC_MILLION(BM_ProcessShmRing_Million);
+PROCSPEC_MILLION(BM_UdsSockDgram_Million_Raw);
+PROCSPEC_MILLION(BM_UdsStream_Million_Raw);
 
 }  // namespace
 

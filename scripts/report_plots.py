@@ -3,6 +3,7 @@ draw_all returns {kind: file name} and is empty when matplotlib is missing."""
 from pathlib import Path
 
 import benchjson as bj
+from report_ipc import ipc_index, label
 
 # One colour per mechanism across every plot; the floor is black.
 COLOURS = {"ShmRing": "#000000", "ShmRingSpin": "#555555", "ThreadQueue": "#7f7f7f",
@@ -24,7 +25,6 @@ def _plt():
 
 
 def _series(run):
-    from report import ipc_index, label  # late import: report imports this module
     idx = ipc_index(run)
     for (mech, raw), pats in sorted(idx.items(), key=lambda kv: (kv[0][0] != bj.FLOOR, kv[0])):
         yield mech, raw, label(mech, raw, idx), pats

@@ -48,3 +48,24 @@ load helpers
   run_probe exec /nonexistent/program
   json_is '.ok == false'
 }
+
+# Issue 9's pipe types (procspec beyond Swoole): messages, never cut, an oversize write refused.
+# bats test_tags=spec:PRC-6
+@test "PRC-6: uds_batch and shm_ring pipes return one message per read" {
+  local type
+  for type in uds_batch shm_ring; do
+    run_probe pipe-boundaries "$type"
+    json_is '.reads == ["AAAAA","BBBBB","CCCCC"]'
+  done
+}
+
+# bats test_tags=spec:PRC-7
+@test "PRC-7: uds_batch and shm_ring pipes deliver a 70000-byte message whole and refuse 64 MiB" {
+  local type
+  for type in uds_batch shm_ring; do
+    run_probe pipe-oversize "$type" 70000
+    json_is '.write_ok == true and .lost_bytes == 0 and .read_bytes == 70000'
+    run_probe pipe-oversize "$type" 67108864
+    json_is '.write_ok == false and (.errno | type == "string") and .lost_bytes == 0'
+  done
+}

@@ -1,75 +1,39 @@
-// Reactor<->worker channels (IPC-1, IPC-2, SRV-PROC-4), run against all four implementations.
+// Reactor<->worker channels (IPC-1, IPC-2, SRV-PROC-4), run against every implementation:
+// messages intact and in order at every size, the length limit, back-pressure, readiness,
+// independent pairs, and the names and options that select a channel. (Peers across fork and
+// their death: channel_peer_test.cc; chunk reassembly: channel_chunking_test.cc.)
 #include "procspec/channel.h"
 
 #include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "base/after_fork.h"
 #include "ipc/chunking.h"
-#include "procspec/log.h"
+#include "support/channel_fixture.h"
 #include "support/channel_messages.h"
-#include "support/leak_check.h"
 #include "support/seed.h"
 
 namespace procspec {
 namespace {
 
-using test::fork_child;
+using test::ChannelTest;
 using test::header_for;
 using test::make_payload;
 using test::receive_within;
-using test::wait_exit_code;
-
-std::string type_name(const testing::TestParamInfo<ChannelType>& info) {
-  return std::string(channel_type_name(info.param));
-}
-
-class ChannelTest : public test::LeakCheckedTest, public testing::WithParamInterface<ChannelType> {
- protected:
-  // The queue check sees every queue on the machine; only the sysvmsg cases make any, so only
-  // they look (fewer false alarms from other test programs running at the same time).
-  ChannelTest() { check_msg_queues_ = GetParam() == ChannelType::sysvmsg; }
-  ChannelPair make(const ChannelOptions& options = {}) {
-    auto pair = make_channel(GetParam(), options);
-    EXPECT_TRUE(pair) << pair.error().message;
-    return std::move(pair).value();
-  }
-  bool forks() const { return GetParam() != ChannelType::thread; }
-};
+using test::round_trip_sizes;
+using test::type_name;
 
 INSTANTIATE_TEST_SUITE_P(All, ChannelTest,
                          testing::Values(ChannelType::uds_dgram, ChannelType::uds_stream, ChannelType::sysvmsg,
                                          ChannelType::thread, ChannelType::uds_batch, ChannelType::shm_ring),
                          type_name);
-
-// Sends `sizes` in order from a thread and checks every message on the other side.
-void round_trip_sizes(ChannelPair& pair, const std::vector<std::size_t>& sizes) {
-  std::jthread sender([&] {
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      auto st = pair.reactor->send(header_for(i), make_payload(i, sizes[i]));
-      if (!st) ADD_FAILURE() << "send " << i << ": " << st.error().message;
-    }
-  });
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    auto m = receive_within(*pair.worker);
-    ASSERT_TRUE(m) << "message " << i << " of " << sizes[i] << " bytes: " << m.error().message;
-    EXPECT_EQ(m->header, header_for(i)) << "message " << i;
-    ASSERT_EQ(m->payload.size(), sizes[i]) << "message " << i;
-    EXPECT_TRUE(m->payload == make_payload(i, sizes[i])) << "payload of message " << i << " differs";
-  }
-}
 
 TEST_P(ChannelTest, IPC1_MessagesArriveIntactAndInOrder) {
   ChannelPair pair = make();
@@ -211,109 +175,6 @@ TEST_P(ChannelTest, IPC1_ReadableTargetSignalsAMessage) {
   }
 }
 
-// spec: IPC-1 SRV-PROC-4
-TEST_P(ChannelTest, IPC1_AcrossForkBothDirections) {
-  if (!forks()) GTEST_SKIP() << "the thread channel lives in one process";
-  ChannelPair pair = make();
-  const std::vector<std::size_t> sizes{0, 1, 100, 65511, 65512, 65513, 300000, 2 * 1024 * 1024, 7};
-  const pid_t child = fork_child([&] {
-    pair.reactor.reset();
-    // Echo every message back with its header; the parent checks both directions.
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      auto m = pair.worker->receive();
-      if (!m || m->payload != make_payload(i, sizes[i]) || !(m->header == header_for(i))) return 10;
-      if (!pair.worker->send(m->header, m->payload)) return 11;
-    }
-    return 0;
-  });
-  ASSERT_GT(child, 0);
-  pair.worker.reset();
-  // One thread sends while this one receives on the same endpoint (allowed: one of each), so
-  // the blocking mode stays as it is and a watchdog bounds the test instead.
-  ::alarm(60);
-  std::jthread sender([&] {
-    for (std::size_t i = 0; i < sizes.size(); ++i) (void)pair.reactor->send(header_for(i), make_payload(i, sizes[i]));
-  });
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    auto m = pair.reactor->receive();
-    if (!m) {
-      ADD_FAILURE() << "echo " << i << ": " << m.error().message;
-      ::kill(child, SIGKILL);
-      break;
-    }
-    EXPECT_EQ(m->header, header_for(i));
-    EXPECT_TRUE(m->payload == make_payload(i, sizes[i])) << "echo " << i << " differs";
-  }
-  sender.join();
-  EXPECT_EQ(wait_exit_code(child), 0);
-  ::alarm(0);
-}
-
-TEST_P(ChannelTest, IPC1_PeerDeathEndsTheStreamAfterItsMessages) {
-  ChannelPair pair = make();
-  ::alarm(60);  // a hang here is the failure this test exists for
-  pid_t child = -1;
-  std::jthread peer;
-  if (forks()) {
-    child = fork_child([&] {
-      pair.reactor.reset();
-      for (std::uint64_t i = 0; i < 3; ++i) (void)pair.worker->send(header_for(i), make_payload(i, 100000));
-      (void)pair.worker->receive();  // "die now"
-      return 0;
-    });
-    ASSERT_GT(child, 0);
-    pair.worker.reset();
-    ASSERT_TRUE(pair.reactor->watch_peer(child));
-  } else {
-    peer = std::jthread([&] {
-      for (std::uint64_t i = 0; i < 3; ++i) (void)pair.worker->send(header_for(i), make_payload(i, 100000));
-      (void)pair.worker->receive();
-      pair.worker.reset();
-    });
-  }
-  for (std::uint64_t i = 0; i < 3; ++i) {
-    auto m = pair.reactor->receive();
-    ASSERT_TRUE(m) << m.error().message;
-    EXPECT_TRUE(m->payload == make_payload(i, 100000));
-  }
-  ASSERT_TRUE(pair.reactor->send({}, "die"));
-  // Blocking receive while the peer is still alive: its exit must wake us.
-  auto end = pair.reactor->receive();
-  ASSERT_FALSE(end);
-  EXPECT_EQ(end.error().code, errc::peer_closed) << end.error().message;
-  if (child > 0) {
-    EXPECT_EQ(wait_exit_code(child), 0);
-  } else {
-    peer.join();
-  }
-  if (GetParam() != ChannelType::sysvmsg) {  // a queue cannot tell a sender its reader is gone
-    auto st = pair.reactor->send({}, "anyone?");
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, errc::peer_closed) << st.error().message;
-  }
-  ::alarm(0);
-}
-
-TEST_P(ChannelTest, IPC1_NonBlockingReceiveReportsADeadPeer) {
-  if (!forks()) GTEST_SKIP() << "covered by PeerDeathEndsTheStreamAfterItsMessages";
-  ChannelPair pair = make();
-  const pid_t child = fork_child([&] {
-    pair.reactor.reset();
-    return pair.worker->send(header_for(0), "last words") ? 0 : 1;
-  });
-  ASSERT_GT(child, 0);
-  pair.worker.reset();
-  ASSERT_TRUE(pair.reactor->watch_peer(child));
-  EXPECT_EQ(wait_exit_code(child), 0);  // reaped: watch_peer already holds its pidfd
-  pair.reactor->set_nonblocking(true);
-  auto m = pair.reactor->receive();
-  ASSERT_TRUE(m) << m.error().message;
-  EXPECT_EQ(m->payload, "last words");
-  auto end = receive_within(*pair.reactor);
-  ASSERT_FALSE(end);
-  EXPECT_EQ(end.error().code, errc::peer_closed) << end.error().message;
-}
-
 TEST_P(ChannelTest, IPC1_ManyPairsAreIndependent) {
   auto pairs = make_channels(GetParam(), 4);
   ASSERT_TRUE(pairs) << pairs.error().message;
@@ -328,69 +189,6 @@ TEST_P(ChannelTest, IPC1_ManyPairsAreIndependent) {
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->header, header_for(w + 10));
   }
-}
-
-// Chunks of messages of several connections (and several reactor threads sharing one worker's
-// socket) arrive interleaved in any order between messages, yet each message's own chunks keep
-// their order: every message must come out whole.
-TEST(ChannelChunking, SRVPROC4_InterleavedChunksOfSeveralConnectionsReassemble) {
-  const std::uint64_t seed = test::test_seed();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
-  std::mt19937_64 rng(seed);
-  struct Stream {
-    std::vector<std::string> datagrams;
-    std::size_t next = 0;
-  };
-  std::vector<Stream> streams(12);
-  std::vector<std::string> expected(streams.size());
-  for (std::size_t i = 0; i < streams.size(); ++i) {
-    MessageHeader h = header_for(i);
-    h.reactor_id = static_cast<std::uint16_t>(i % 2);  // two senders
-    h.session_id = i / 3;                              // several messages per connection
-    expected[i] = make_payload(i, 1 + rng() % 5000);
-    detail::OutgoingMessage m(detail::make_wire_header(h, expected[i].size(), static_cast<std::uint32_t>(i)),
-                              expected[i], 64 + rng() % 1000);
-    while (!m.done()) {
-      const detail::WireHeader w = m.next_header();
-      std::string d(reinterpret_cast<const char*>(&w), sizeof w);
-      d += m.next_slice();
-      streams[i].datagrams.push_back(std::move(d));
-      m.advance();
-    }
-  }
-  detail::Reassembler reassembler("test", 1 << 20);
-  std::vector<bool> done(streams.size(), false);
-  std::size_t remaining = streams.size();
-  while (remaining > 0) {
-    const std::size_t i = rng() % streams.size();
-    Stream& s = streams[i];
-    if (s.next == s.datagrams.size()) continue;
-    auto r = reassembler.feed(s.datagrams[s.next++]);
-    ASSERT_TRUE(r) << r.error().message;
-    if (!*r) continue;
-    const Message& m = **r;
-    ASSERT_EQ(s.next, s.datagrams.size()) << "message " << i << " completed early";
-    EXPECT_TRUE(m.payload == expected[i]) << "message " << i << " differs";
-    EXPECT_EQ(m.header.session_id, i / 3);
-    done[i] = true;
-    --remaining;
-  }
-  EXPECT_EQ(reassembler.in_progress(), 0u);
-}
-
-TEST(ChannelChunking, SRVPROC4_OrphanChunkIsDroppedWithAWarning) {
-  detail::Reassembler reassembler("test", 1 << 20);
-  const std::string payload = make_payload(1, 500);
-  detail::OutgoingMessage m(detail::make_wire_header({}, payload.size(), 9), payload, 224);
-  m.advance();  // the first chunk was lost with a dead worker
-  const detail::WireHeader w = m.next_header();
-  std::string d(reinterpret_cast<const char*>(&w), sizeof w);
-  d += m.next_slice();
-  LogCapture capture;
-  auto r = reassembler.feed(d);
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_FALSE(*r);
-  EXPECT_TRUE(capture.warned());
 }
 
 TEST(ChannelNames, IPC1_IpcSettingSelectsTheImplementation) {
@@ -421,42 +219,6 @@ TEST(ChannelNames, IPC1_OptionsOutOfRangeAreInvalidSettings) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::invalid_setting) << r.error().message;
   }
-}
-
-class UdsDgramChannel : public test::LeakCheckedTest {};
-
-// SRV-PROC-4's fallback: a socket whose buffer cannot hold a 64 KiB datagram refuses it with
-// EMSGSIZE, and the channel resends the message in 2 KiB chunks.
-TEST_F(UdsDgramChannel, SRVPROC4_FallsBackToSmallChunksWhenTheKernelRefuses) {
-  ChannelOptions options;
-  options.socket_buffer_size = 4096;
-  auto pair = make_channel(ChannelType::uds_dgram, options);
-  ASSERT_TRUE(pair) << pair.error().message;
-  round_trip_sizes(*pair, {100000, 1, 65000, 3000});
-}
-
-class UdsStreamChannel : public test::LeakCheckedTest {};
-
-// A worker killed mid-frame leaves a torn stream; reset on both ends (the reactor drops its
-// unsent tail, the replacement drops the bytes waiting) makes the next message arrive whole.
-TEST_F(UdsStreamChannel, IPC1_ResetDropsATornFrameOnBothSides) {
-  ChannelOptions options;
-  options.socket_buffer_size = 4096;
-  auto pair = make_channel(ChannelType::uds_stream, options);
-  ASSERT_TRUE(pair) << pair.error().message;
-  pair->reactor->set_nonblocking(true);
-  ASSERT_TRUE(pair->reactor->send({}, std::string(200000, 'x')));  // accepted: a part written, the tail held
-  ASSERT_TRUE(pair->reactor->has_pending());
-  ASSERT_TRUE(pair->reactor->reset());
-  EXPECT_FALSE(pair->reactor->has_pending());
-  ASSERT_TRUE(pair->worker->reset());
-  MessageHeader header;
-  header.session_id = 7;
-  ASSERT_TRUE(pair->reactor->send(header, "whole"));
-  auto message = pair->worker->receive();
-  ASSERT_TRUE(message) << message.error().message;
-  EXPECT_EQ(message->payload, "whole");
-  EXPECT_EQ(message->header.session_id, 7u);
 }
 
 }  // namespace

@@ -14,11 +14,13 @@
 #include "procspec/unique_fd.h"
 #include "support/forked.h"
 #include "support/leak_check.h"
+#include "support/loop.h"
 
 namespace procspec {
 namespace {
 
 using test::fork_child;
+using test::make_loop;
 using test::wait_child;
 
 struct SocketPair {
@@ -32,12 +34,6 @@ SocketPair socket_pair() {
 }
 
 class EventLoopTest : public test::LeakCheckedTest {};
-
-std::unique_ptr<EventLoop> make_loop() {
-  auto loop = EventLoop::create();
-  PROCSPEC_CHECK(loop.has_value(), "EventLoop::create");
-  return std::move(loop).value();
-}
 
 TEST_F(EventLoopTest, RunReturnsWhenNothingIsRegistered) {
   auto loop = make_loop();

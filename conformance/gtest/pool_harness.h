@@ -134,6 +134,15 @@ inline bool all_started(const procspec::Pool& pool, int n) {
   return true;
 }
 
+// True once every worker 0..old.size()-1 runs under a pid other than the one in `old`.
+inline bool all_replaced(const procspec::Pool& pool, const std::vector<pid_t>& old) {
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    auto p = pool.get_process(static_cast<int>(i));
+    if (!p || *p == old[i]) return false;
+  }
+  return true;
+}
+
 inline bool pid_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
 
 [[noreturn]] inline void idle_forever() {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -43,11 +44,17 @@ class ServerTaskIpc : public ServerTasks, public ::testing::WithParamInterface<s
 
 std::string mode_label(ServerMode m) { return m == ServerMode::base ? "base" : m == ServerMode::process ? "process" : "thread"; }
 
+// Starts `server` set up by `setup` and connects one line client to it.
+Result<LineClient> start_and_connect(ServerChild& server, const std::function<void(Server&)>& setup,
+                                     ServerMode mode = ServerMode::base) {
+  if (auto st = server.start(setup, mode); !st) return forward_error(std::move(st).error());
+  return LineClient::connect(server.port());
+}
+
 TEST_P(ServerServices, SRV8_TaskResultReachesFinishInTheCallingWorker) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 2), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 2), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto me = c->call("id");
   ASSERT_TRUE(me);
   auto q = c->call("task hello");
@@ -69,9 +76,8 @@ TEST_P(ServerServices, SRV8_TaskResultReachesFinishInTheCallingWorker) {
 
 TEST_P(ServerServices, SRV8_TaskwaitReturnsTheResultOrTimesOutAndDropsTheLateResult) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(1, 1), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(1, 1), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto ok = c->call("wait 5000 quick");
   ASSERT_TRUE(ok);
   EXPECT_TRUE(ok->rfind("ok done:quick:by:1:from:0", 0) == 0) << *ok;
@@ -94,9 +100,8 @@ TEST_P(ServerServices, SRV8_TaskwaitReturnsTheResultOrTimesOutAndDropsTheLateRes
 TEST_P(ServerTaskIpc, SRV8_EveryTaskIpcModeDeliversAllResultsAndLargeBinaryTasks) {
   const int mode = std::get<1>(GetParam());
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 2, mode), std::get<0>(GetParam())));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 2, mode), std::get<0>(GetParam()));
+  ASSERT_TRUE(c) << c.error().message;
   constexpr int kTasks = 30;
   for (int i = 0; i < kTasks; ++i) ASSERT_TRUE(c->send_line("task t" + std::to_string(i)));
   std::set<std::string> finished;
@@ -145,9 +150,8 @@ INSTANTIATE_TEST_SUITE_P(Modes, ServerTaskIpc,
 
 TEST_F(ServerTasks, SRV8_TaskArgumentErrorsNameTheCause) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(1, 2)));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(1, 2));
+  ASSERT_TRUE(c) << c.error().message;
   auto bad = c->call("taskto 2 x");
   ASSERT_TRUE(bad);
   EXPECT_NE(bad->find("dst_worker_id 2 must be -1 or less than task_worker_num 2"), std::string::npos) << *bad;
@@ -156,9 +160,8 @@ TEST_F(ServerTasks, SRV8_TaskArgumentErrorsNameTheCause) {
 
 TEST_P(ServerServices, SRV9_SendMessageReachesOtherWorkersAndTaskWorkers) {
   ServerChild server;
-  ASSERT_TRUE(server.start(configure(2, 1), mode()));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  auto c = start_and_connect(server, configure(2, 1), mode());
+  ASSERT_TRUE(c) << c.error().message;
   auto me = c->call("id");
   ASSERT_TRUE(me);
   const int self = std::stoi(*me);
@@ -210,12 +213,11 @@ Result<std::string> poll_users(LineClient& c, const std::string& not_this) {
 TEST_F(ServerTasks, SRV10_UserProcessSendsMessagesAndIsRestartedAfterKill) {
   // spec: SRV-9 SRV-BASE-1
   ServerChild server;
-  ASSERT_TRUE(server.start([](Server& s) {
+  auto c = start_and_connect(server, [](Server& s) {
     configure(1, 1)(s);
     ASSERT_TRUE(s.add_process([&s]() -> std::unique_ptr<UserProcess> { return std::make_unique<Reporter>(s); }));
-  }));
-  auto c = LineClient::connect(server.port());
-  ASSERT_TRUE(c);
+  });
+  ASSERT_TRUE(c) << c.error().message;
   auto mgr = c->call("mgr");  // a user process forces a manager even with one worker
   ASSERT_TRUE(mgr);
   EXPECT_EQ(*mgr, std::to_string(server.pid()));
@@ -232,14 +234,25 @@ TEST_F(ServerTasks, SRV10_UserProcessSendsMessagesAndIsRestartedAfterKill) {
   EXPECT_EQ(st->code, 0);
 }
 
-TEST_P(ServerServices, SRV10_CallableUserProcessCanSendTasks) {
+// Starts `server` with configure(1, 1), g_report_fd set to a pipe, then `extra`; returns the
+// pipe's read end, where whatever the server's processes write to g_report_fd arrives.
+Result<UniqueFd> start_reporting(ServerChild& server, const std::function<void(Server&)>& extra,
+                                 ServerMode mode = ServerMode::base) {
   int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  if (::pipe2(p, O_CLOEXEC) != 0) return sys_fail(errno, "pipe2");
   UniqueFd rd(p[0]), wr(p[1]);
-  ServerChild server;
-  ASSERT_TRUE(server.start([&](Server& s) {
+  auto started = server.start([&](Server& s) {
     configure(1, 1)(s);
     g_report_fd = wr.get();
+    if (extra) extra(s);
+  }, mode);
+  if (!started) return forward_error(std::move(started).error());
+  return rd;  // wr closes here: the server's processes hold the only write ends
+}
+
+TEST_P(ServerServices, SRV10_CallableUserProcessCanSendTasks) {
+  ServerChild server;
+  auto report = start_reporting(server, [](Server& s) {
     // A task from a user process takes no result; its on_task reports through the pipe instead.
     s.events().on_task = [](Server& srv, int, int src, std::string_view data) {
       const std::string text = std::string(data) + " from " + std::to_string(src) + " finish=" +
@@ -247,9 +260,9 @@ TEST_P(ServerServices, SRV10_CallableUserProcessCanSendTasks) {
       (void)!::write(g_report_fd, text.data(), text.size());
     };
     ASSERT_TRUE(s.add_process([](Server& srv) { (void)srv.task("from-user"); }));
-  }, mode()));
-  wr.reset();
-  auto got = read_with_deadline(rd.get(), 4096, 10s);
+  }, mode());
+  ASSERT_TRUE(report) << report.error().message;
+  auto got = read_with_deadline(report->get(), 4096, 10s);
   ASSERT_TRUE(got) << got.error().message;
   EXPECT_EQ(got->substr(0, got->find('\n')), "from-user from 2 finish=refused");
   auto st = server.stop();
@@ -258,15 +271,9 @@ TEST_P(ServerServices, SRV10_CallableUserProcessCanSendTasks) {
 }
 
 TEST_P(ServerServices, SRV11_OutstandingTaskResultsReachFinishAtShutdown) {
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd rd(p[0]), wr(p[1]);
   ServerChild server;
-  ASSERT_TRUE(server.start([&](Server& s) {
-    configure(1, 1)(s);
-    g_report_fd = wr.get();
-  }, mode()));
-  wr.reset();
+  auto report = start_reporting(server, {}, mode());
+  ASSERT_TRUE(report) << report.error().message;
   auto c = LineClient::connect(server.port());
   ASSERT_TRUE(c);
   auto q = c->call("task sleep:500");
@@ -274,7 +281,7 @@ TEST_P(ServerServices, SRV11_OutstandingTaskResultsReachFinishAtShutdown) {
   EXPECT_EQ(*q, "queued 0");
   // SIGTERM while the task runs: the worker waits for the result and Finish runs.
   ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
-  auto reported = read_with_deadline(rd.get(), 4096, 10s);
+  auto reported = read_with_deadline(report->get(), 4096, 10s);
   ASSERT_TRUE(reported);
   EXPECT_TRUE(reported->rfind("finish 0 done:sleep:500:", 0) == 0) << *reported;
   if (mode() == ServerMode::base) {
@@ -294,13 +301,8 @@ TEST_P(ServerServices, SRV11_OutstandingTaskResultsReachFinishAtShutdown) {
 
 TEST_F(ServerTasks, SIG2_TaskWorkersHaveTheirRoleAndRefuseSigterm) {
   // spec: SRV-8 SIG-5
-  int p[2];
-  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  UniqueFd rd(p[0]), wr(p[1]);
   ServerChild server;
-  ASSERT_TRUE(server.start([&](Server& s) {
-    configure(1, 1)(s);
-    g_report_fd = wr.get();
+  auto report = start_reporting(server, [](Server& s) {
     s.events().on_worker_start = [](Server& srv, int id) {
       if (id < srv.settings().worker_num) return;
       const auto st = Signals::set(SIGTERM, [](int) {});
@@ -315,12 +317,12 @@ TEST_F(ServerTasks, SIG2_TaskWorkersHaveTheirRoleAndRefuseSigterm) {
       const std::string text = std::string(role_name(current_role())) + " " + (st ? "allowed" : "refused") + "\n";
       (void)!::write(g_report_fd, text.data(), text.size());
     }));
-  }));
-  wr.reset();
+  });
+  ASSERT_TRUE(report) << report.error().message;
   std::string all;
   const auto until = std::chrono::steady_clock::now() + 10s;
   while (std::count(all.begin(), all.end(), '\n') < 2 && std::chrono::steady_clock::now() < until) {
-    auto got = read_with_deadline(rd.get(), 4096, 10s);
+    auto got = read_with_deadline(report->get(), 4096, 10s);
     if (!got || got->empty()) break;
     all += *got;
   }

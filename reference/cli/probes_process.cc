@@ -145,16 +145,17 @@ int kill_missing(const Args& args) {
   return 0;
 }
 
+// 1 uds_stream, 2 uds_dgram (SPEC PRC-1); beyond Swoole: 3 uds_batch, 4 shm_ring (or their names).
 int pipe_type_arg(const std::string& s, PipeType& t) {
-  if (s == "1") t = PipeType::uds_stream;
-  else if (s == "2") t = PipeType::uds_dgram;
-  else return 0;
+  auto parsed = parse_pipe_type(s);
+  if (!parsed || *parsed == PipeType::none) return 0;
+  t = *parsed;
   return 1;
 }
 
 int pipe_boundaries(const Args& args) {
   PipeType t{};
-  if (args.size() != 1 || !pipe_type_arg(args[0], t)) return usage("probe pipe-boundaries 1|2");
+  if (args.size() != 1 || !pipe_type_arg(args[0], t)) return usage("probe pipe-boundaries 1|2|3|4");
   auto p = make([](Process& self) {
     for (const char* m : {"AAAAA", "BBBBB", "CCCCC"}) (void)self.write(m);
   }, t);
@@ -175,7 +176,7 @@ int pipe_oversize(const Args& args) {
   PipeType t{};
   long long bytes = 0;
   if (args.size() != 2 || !pipe_type_arg(args[0], t) || !parse_int(args[1], bytes) || bytes <= 0) {
-    return usage("probe pipe-oversize 1|2 BYTES");
+    return usage("probe pipe-oversize 1|2|3|4 BYTES");
   }
   const auto total = static_cast<std::size_t>(bytes);
   // The child reads once with the default size, then drains what else arrives; it answers

@@ -18,6 +18,8 @@ import benchjson as bj  # noqa: E402
 import compare  # noqa: E402
 import merge_bench_json  # noqa: E402
 import report  # noqa: E402
+import report_ipc  # noqa: E402
+import report_server  # noqa: E402
 
 
 class NameTest(unittest.TestCase):
@@ -55,7 +57,7 @@ class SummaryTest(unittest.TestCase):
         self.run = bj.Run(FIX / "ipc.json")
 
     def test_ratios_to_floor_and_baseline(self):
-        rows = {r["label"]: r for r in report.summary_rows(self.run)}
+        rows = {r["label"]: r for r in report_ipc.summary_rows(self.run)}
         self.assertEqual(next(iter(rows)), "ShmRing")  # the floor comes first
         self.assertAlmostEqual(rows["UdsStream"]["vs_floor"], 0.1)
         self.assertAlmostEqual(rows["UdsStream"]["vs_uds"], 1.0)
@@ -68,14 +70,14 @@ class SummaryTest(unittest.TestCase):
         self.assertNotIn("PosixMq", rows)
 
     def test_procspec_over_raw(self):
-        ratios = report.procspec_ratios(self.run)
+        ratios = report_ipc.procspec_ratios(self.run)
         self.assertEqual(len(ratios), 1)
         name, ps, raw, ratio = ratios[0]
         self.assertEqual(name, "BM_UdsDgram_OneWay/1024/real_time")
         self.assertAlmostEqual(ratio, 1.5)
 
     def test_summary_markdown(self):
-        text = report.render_summary(self.run)
+        text = report_ipc.render_summary(self.run)
         self.assertIn("| **ShmRing** | 2M/s | 1.00× | 10×", text)
         self.assertIn("| UdsStream | 200k/s | 0.10× | 1.00× | 15 | 60 |", text)
 
@@ -105,7 +107,7 @@ class CompareTest(unittest.TestCase):
 class ServerTest(unittest.TestCase):
     def test_server_table_has_ratio_to_base(self):
         server = bj.load_server(FIX / "server.json")
-        text = report.render_server(server)
+        text = report_server.render_server(server)
         self.assertIn("| reference | process | uds-dgram | 1 | 50 | 64 | 55k | 0.55× |", text)
         self.assertIn("| reference | thread | - | 1 | 50 | 64 | 104k | 1.04× |", text)
         # BASE's server CPU per request against the epoll floor at the same load: 8.0 / 7.5.

@@ -1,6 +1,7 @@
 #include "ipc/peer_watch.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,6 +17,11 @@ Status PeerWatch::watch(pid_t pid) {
   if (fd < 0) {
     if (errno != ESRCH) return sys_fail(errno, "pidfd_open(" + std::to_string(pid) + ")");
     gone_ = true;  // already exited (and reaped): nothing more will come from it
+    // Callers that sleep in poll() on fd() (Sleeper::sleep, wait_ready) learn of a death only
+    // from it: an always-readable eventfd stands in for the pidfd of a process already gone,
+    // or a blocking receive would sleep forever (a child whose parent was reaped before it
+    // started watching).
+    fd_.reset(::eventfd(1, EFD_CLOEXEC));
   } else {
     fd_.reset(static_cast<int>(fd));  // pidfds are close-on-exec from birth
   }

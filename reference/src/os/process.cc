@@ -48,9 +48,17 @@ Result<Process> Process::create_impl(Callback cb, ProcessOptions options) {
   if (auto guard = g_create_guard.load()) {
     if (Status allowed = guard(); !allowed) return forward_error(std::move(allowed).error());
   }
-  if (options.redirect_stdio) options.pipe_type = PipeType::uds_stream;  // PRC-1
   const int type = static_cast<int>(options.pipe_type);
-  if (type < 0 || type > 2) return fail(errc::invalid_argument, "pipe_type " + std::to_string(type) + " is not 0, 1 or 2");
+  if (type < 0 || type > 4) return fail(errc::invalid_argument, "pipe_type " + std::to_string(type) + " is not 0..4");
+  if (options.redirect_stdio && (options.pipe_type == PipeType::uds_batch || options.pipe_type == PipeType::shm_ring)) {
+    return fail(errc::invalid_argument,
+                "redirect_stdio needs a pipe a program can use as its stdio; pipe_type " +
+                    std::string(pipe_type_name(options.pipe_type)) +
+                    (options.pipe_type == PipeType::shm_ring ? " has no fd to dup2 (its messages live in shared memory)"
+                                                             : " frames every message, and a program's raw output is not frames") +
+                    ": use uds_stream");
+  }
+  if (options.redirect_stdio) options.pipe_type = PipeType::uds_stream;  // PRC-1
   Process p(0, std::move(cb), options);
   if (Status s = p.make_pipe(); !s) return forward_error(std::move(s).error());
   p.id_ = g_next_id.fetch_add(1);  // only a Process that exists consumes an id
@@ -59,6 +67,7 @@ Result<Process> Process::create_impl(Callback cb, ProcessOptions options) {
 
 Status Process::make_pipe() {
   if (options_.pipe_type == PipeType::none) return {};
+  if (channel_pipe()) return make_channel_pipe();
   const int type = options_.pipe_type == PipeType::uds_stream ? SOCK_STREAM : SOCK_SEQPACKET;
   int sv[2];
   if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == -1) return sys_fail(errno, "socketpair");
@@ -88,14 +97,19 @@ Process::Process(Process&& o) noexcept
       reaped_(o.reaped_), exec_errno_(o.exec_errno_),
       blocking_(o.blocking_), timeout_ms_(o.timeout_ms_), max_message_(o.max_message_),
       master_end_(std::move(o.master_end_)), worker_end_(std::move(o.worker_end_)),
-      exec_report_(std::move(o.exec_report_)), queue_(std::move(o.queue_)) {
+      exec_report_(std::move(o.exec_report_)), queue_(std::move(o.queue_)),
+      master_chan_(std::move(o.master_chan_)), worker_chan_(std::move(o.worker_chan_)),
+      peer_pidfd_(std::move(o.peer_pidfd_)), flush_deferred_(std::move(o.flush_deferred_)),
+      read_shut_(o.read_shut_), write_shut_(o.write_shut_) {
   o.queue_.reset();
 }
 
 Process& Process::operator=(Process&& o) noexcept {
   if (this != &o) {
+    flush_bounded();
     release_child();
     forget_pipe_ends();
+    drop_channels();
     id_ = o.id_;
     callback_ = std::move(o.callback_);
     options_ = o.options_;
@@ -113,13 +127,21 @@ Process& Process::operator=(Process&& o) noexcept {
     exec_report_ = std::move(o.exec_report_);
     queue_ = std::move(o.queue_);
     o.queue_.reset();
+    master_chan_ = std::move(o.master_chan_);
+    worker_chan_ = std::move(o.worker_chan_);
+    peer_pidfd_ = std::move(o.peer_pidfd_);
+    flush_deferred_ = std::move(o.flush_deferred_);
+    read_shut_ = o.read_shut_;
+    write_shut_ = o.write_shut_;
   }
   return *this;
 }
 
 Process::~Process() {
+  flush_bounded();  // never lose a buffered message of a live pipe (process.h)
   release_child();
   forget_pipe_ends();
+  drop_channels();
 }
 
 void Process::forget_pipe_ends() noexcept {
@@ -177,7 +199,8 @@ Result<pid_t> Process::start() {
   reaped_ = false;
   exec_errno_ = 0;
   // A restart needs a fresh pair: the parent closed the previous child's end.
-  if (options_.pipe_type != PipeType::none && !worker_end_.valid()) {
+  const bool have_child_end = channel_pipe() ? worker_chan_ != nullptr : worker_end_.valid();
+  if (options_.pipe_type != PipeType::none && !have_child_end) {
     if (Status s = make_pipe(); !s) return forward_error(std::move(s).error());
   }
   int report[2];
@@ -204,6 +227,11 @@ Result<pid_t> Process::start() {
   // PRC-13: the parent keeps no copy of the child's end, so the child's death is end-of-file.
   if (worker_end_.valid()) detail::pending_pipe_remove(worker_end_.get());
   worker_end_.reset();
+  if (worker_chan_) {
+    if (options_.pipe_type == PipeType::uds_batch) detail::pending_pipe_remove(worker_chan_->readable_target().fd);
+    worker_chan_.reset();
+  }
+  if (Status s = start_channel_pipe(child); !s) log_warn("Process " + std::to_string(id_) + ": " + s.error().message);
   return child;
 }
 

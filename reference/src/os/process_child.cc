@@ -82,8 +82,12 @@ void Process::run_child(pid_t parent_pid) {
   pid_ = ::getpid();
   parent_pid_ = parent_pid;
   master_end_.reset();
+  master_chan_.reset();
   detail::run_after_fork_child_hooks();
-  detail::pending_pipes_close_all_except(worker_end_.get(), parent_pid);
+  const int keep = options_.pipe_type == PipeType::uds_batch && worker_chan_ ? worker_chan_->readable_target().fd
+                                                                              : worker_end_.get();
+  detail::pending_pipes_close_all_except(keep, parent_pid);
+  (void)start_channel_pipe(parent_pid);  // without the watch, the parent's death is never seen
   reset_signals();
   shutdown_callbacks().clear();
   if (options_.exit_with_parent) {
@@ -99,12 +103,19 @@ void Process::run_child(pid_t parent_pid) {
     }
   }
   callback_(*this);
+  flush_bounded();  // uds_batch/shm_ring: messages still buffered go before the child exits
   finish(0);
 }
 
 Status Process::exec(const std::string& path, const std::vector<std::string>& args) {
   if (!in_child_ || pid_ != ::getpid()) return fail(errc::wrong_role, "exec: only the child of this Process may exec");
   if (path.empty()) return fail(errc::invalid_argument, "exec: empty path");
+  if (options_.pipe_type == PipeType::shm_ring) {
+    return fail(errc::invalid_argument,
+                "exec: pipe_type shm_ring cannot be handed to a new program (the ring is a memory mapping "
+                "that exec discards); use uds_stream with redirect_stdio to talk to a program");
+  }
+  flush_bounded();  // uds_batch: the buffered messages are this process's, not the program's
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(path.c_str()));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -140,6 +151,7 @@ Status Process::name(std::string_view title) {
 Status Process::exit(int code) {
   if (!in_child_ || pid_ != ::getpid()) return fail(errc::wrong_role, "exit: only the child of this Process may exit");
   if (code < 0 || code > 255) return fail(errc::invalid_argument, "exit: code " + std::to_string(code) + " is not in 0..255");
+  flush_bounded();
   finish(code);
 }
 

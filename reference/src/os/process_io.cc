@@ -37,9 +37,24 @@ Unexpected<Error> timed_out(const char* what, int ms) {
 
 }  // namespace
 
-int Process::pipe_fd() const { return current_fd(); }
+int Process::pipe_fd() const {
+  if (!channel_pipe()) return current_fd();
+  Channel* c = current_channel();
+  return c ? c->readable_target().fd : -1;
+}
+
+PollTarget Process::writable_target() const {
+  if (!channel_pipe()) return {current_fd(), current_fd() >= 0 ? static_cast<std::uint32_t>(POLLOUT) : 0u};
+  Channel* c = current_channel();
+  return c ? c->writable_target() : PollTarget{};
+}
 
 Status Process::set_blocking(bool blocking) {
+  if (channel_pipe()) {
+    if (!current_channel()) return fail(errc::no_pipe, "set_blocking: no pipe");
+    blocking_ = blocking;
+    return blocking ? flush() : Status{};  // process.h: leaving non-blocking mode writes the batch
+  }
   const int fd = current_fd();
   if (fd < 0) return fail(errc::no_pipe, "set_blocking: no pipe");
   int flags = ::fcntl(fd, F_GETFL);
@@ -51,7 +66,7 @@ Status Process::set_blocking(bool blocking) {
 }
 
 Status Process::set_timeout(std::chrono::milliseconds timeout) {
-  if (current_fd() < 0) return fail(errc::no_pipe, "set_timeout: no pipe");
+  if (!has_pipe()) return fail(errc::no_pipe, "set_timeout: no pipe");
   if (timeout.count() < 0 || timeout.count() > 0x7fffffff) {
     return fail(errc::invalid_argument, "set_timeout: " + std::to_string(timeout.count()) + " ms is out of range");
   }
@@ -73,8 +88,9 @@ Status Process::wait_readable(int fd) {
 
 Result<std::size_t> Process::write(std::string_view data) {
   if (data.empty()) return fail(errc::payload_empty, "write: the data to send is empty");
+  if (!has_pipe()) return fail(errc::no_pipe, "write: no pipe (pipe_type none or closed)");
+  if (channel_pipe()) return channel_write(data);
   const int fd = current_fd();
-  if (fd < 0) return fail(errc::no_pipe, "write: no pipe (pipe_type none or closed)");
   if (options_.pipe_type == PipeType::uds_stream) return write_stream(fd, data);
   // PRC-7: one message must fit the socket; say so with the limit instead of a bare EMSGSIZE.
   auto too_large = [&] {
@@ -128,7 +144,7 @@ Status Process::check_read(std::ptrdiff_t size, const char* what) const {
   if (size <= 0) {
     return fail(errc::invalid_argument, std::string(what) + ": size " + std::to_string(size) + " must be greater than 0");
   }
-  if (current_fd() < 0) return fail(errc::no_pipe, std::string(what) + ": no pipe (pipe_type none or closed)");
+  if (!has_pipe()) return fail(errc::no_pipe, std::string(what) + ": no pipe (pipe_type none or closed)");
   return {};
 }
 
@@ -140,6 +156,13 @@ Status Process::after_read(std::size_t n) {
 
 Result<std::string> Process::read(std::ptrdiff_t size) {
   if (Status s = check_read(size, "read"); !s) return forward_error(std::move(s).error());
+  if (channel_pipe()) {
+    std::string out;
+    auto n = channel_read(out);
+    if (!n) return forward_error(std::move(n).error());
+    if (Status s = after_read(*n); !s) return forward_error(std::move(s).error());
+    return out;
+  }
   const auto want = static_cast<std::size_t>(size);
   // A dgram read offers room for the largest possible message whatever `size` says, so one
   // plain recv always takes a message whole.
@@ -157,6 +180,12 @@ Result<std::size_t> Process::read_into(std::string& out, std::ptrdiff_t size) {
     return forward_error(std::move(e));
   };
   if (Status s = check_read(size, "read_into"); !s) return failed(std::move(s).error());
+  if (channel_pipe()) {  // one whole message, whatever `size` says (PRC-7)
+    auto n = channel_read(out);
+    if (!n) return failed(std::move(n).error());
+    if (Status s = after_read(*n); !s) return failed(std::move(s).error());
+    return *n;
+  }
   const auto len = static_cast<std::size_t>(size);
   out.resize(len);  // keeps the capacity; zero-fills only what the previous read left unused
   auto n = receive(current_fd(), out.data(), len);
@@ -205,6 +234,10 @@ Result<std::size_t> Process::receive(int fd, char* head, std::size_t len) {
 }
 
 Status Process::close(PipeSide which) {
+  if (channel_pipe()) {
+    if (!current_channel()) return fail(errc::no_pipe, "close: no pipe");
+    return channel_close(which);
+  }
   const int fd = current_fd();
   if (fd < 0) return fail(errc::no_pipe, "close: no pipe");
   const int how = which == PipeSide::read ? SHUT_RD : which == PipeSide::write ? SHUT_WR : SHUT_RDWR;

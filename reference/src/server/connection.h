@@ -35,8 +35,8 @@ struct Connection {
   Routing routing;
   std::chrono::steady_clock::time_point last_recv{};
   bool watched = true;  // false while reading is paused with nothing to write (not in epoll)
+  bool watching_reads = true;   // what epoll has for it now: update_interest compares
   bool watching_writes = false;
-  bool watching_reads = true;  // what epoll has: paused with output pending leaves reads out
   bool reading_paused = false;
   bool close_requested = false;  // close once `out` has drained (or at once if empty)
   // A bad frame arrived while earlier packets were at a worker: read no more, close once they

@@ -248,7 +248,8 @@ void Reactor::on_writable(Connection& conn) {
 void Reactor::update_interest(Connection& conn) {
   const bool want_writes = !conn.out.empty();
   const bool want_reads = !conn.close_requested && !conn.reading_paused;
-  if (want_writes == conn.watching_writes && want_reads && conn.watching_reads && conn.watched) return;
+  // With nothing to write, a closing connection still listens for the peer's hang-up.
+  const bool read_callback = want_reads || !want_writes;
   if (conn.reading_paused && !conn.close_requested && !want_writes) {
     // Level-triggered input nobody reads would wake the loop forever: leave epoll until there
     // is something to write.
@@ -257,16 +258,20 @@ void Reactor::update_interest(Connection& conn) {
     conn.watching_writes = false;
     return;
   }
+  // Compared with both directions: a connection paused while it had answers to write is
+  // watched for writes only, and resuming it must put reads back (once a slow reader's answers
+  // were pending, its requests were never read again).
+  if (conn.watched && want_writes == conn.watching_writes && read_callback == conn.watching_reads) return;
   const std::uint64_t session = conn.session_id;
   EventLoop::Callback on_read, on_write;
-  if (want_reads || !want_writes) on_read = [this, session] { if (auto* c = find(session)) on_readable(*c); };
+  if (read_callback) on_read = [this, session] { if (auto* c = find(session)) on_readable(*c); };
   if (want_writes) on_write = [this, session] { if (auto* c = find(session)) on_writable(*c); };
   const int fd = conn.fd.get();
   if (conn.watched ? loop_.modify(fd, std::move(on_read), std::move(on_write))
                    : loop_.add(fd, std::move(on_read), std::move(on_write))) {
     conn.watched = true;
+    conn.watching_reads = read_callback;
     conn.watching_writes = want_writes;
-    conn.watching_reads = want_reads || !want_writes;
   }
 }
 

@@ -5,7 +5,7 @@
 // | probe                       | Swoole API used                                                  |
 // | --------------------------- | ---------------------------------------------------------------- |
 // | wait-*, kill-missing        | Swoole\Process::start / ::wait / ::kill, swoole_errno()          |
-// | pipe-boundaries/-oversize   | Process pipe_type 1 (stream) / 2 (dgram), write(), read() 8192   |
+// | pipe-boundaries/-oversize   | Process pipe_type 1 (stream) / 2 (dgram), write(), read() 8192; 3/4 (procspec only) → 77 |
 // | redirect-stdio, exec        | Process(redirect_stdin_and_stdout=true), ->exec(path, args)      |
 // | queue-push/-nowait/-modes   | ->useQueue(key, mode | Process::IPC_NOWAIT), ->push, ->pop       |
 // | signal-register/-unregister | Process::signal in the role's process: plain, Server (PROCESS)   |

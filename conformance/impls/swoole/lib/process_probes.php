@@ -122,8 +122,17 @@ function pipe_type_arg(array $args): ?int
     return ($type === 1 || $type === 2) ? $type : null;
 }
 
+// procspec's pipe types 3 (uds_batch) and 4 (shm_ring), by number or name: Swoole has neither.
+function beyond_swoole_pipe(array $args): bool
+{
+    return in_array($args[0] ?? '', ['3', '4', 'uds_batch', 'shm_ring'], true);
+}
+
 function probe_pipe_boundaries(array $args): int
 {
+    if (beyond_swoole_pipe($args)) {
+        return unsupported('Swoole\Process has pipe types 1 (stream) and 2 (dgram) only');
+    }
     $type = pipe_type_arg($args);
     if ($type === null) {
         return usage_error('probe pipe-boundaries 1|2');
@@ -153,6 +162,9 @@ function probe_pipe_boundaries(array $args): int
 
 function probe_pipe_oversize(array $args): int
 {
+    if (beyond_swoole_pipe($args)) {
+        return unsupported('Swoole\Process has pipe types 1 (stream) and 2 (dgram) only');
+    }
     $type = pipe_type_arg($args);
     $bytes = int_arg($args, 1);
     if ($type === null || $bytes === null || $bytes < 1) {
