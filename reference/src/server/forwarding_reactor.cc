@@ -324,6 +324,7 @@ void ForwardingReactor::finished_one(std::uint64_t session, int worker) {
 
 void ForwardingReactor::retire_done(int worker, std::uint64_t session) {
   WorkerLink& link = links_[static_cast<std::size_t>(worker)];
+  settle_skipped(worker, session);
   if (!link.outstanding.empty()) {
     if (link.outstanding.front().session != session) {
       log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " finished session " +
@@ -334,6 +335,31 @@ void ForwardingReactor::retire_done(int worker, std::uint64_t session) {
     ++link.retired;
   }
   finished_one(session, worker);
+}
+
+// A worker finishes a channel's counted messages in the order they were sent, so a "done" for
+// a later one means the ones before it will never be finished. That happens when a worker is
+// killed inside its receive call after the kernel handed it a datagram but before it counted
+// it: worker_exited() then believed the message was still in the channel for the replacement.
+// Those requests died with the worker; their connections are closed (SRV-PROC-5), never left
+// waiting. Only the first match counts: a connection's pipelined packets share a session.
+void ForwardingReactor::settle_skipped(int worker, std::uint64_t session) {
+  WorkerLink& link = links_[static_cast<std::size_t>(worker)];
+  if (link.outstanding.empty() || link.outstanding.front().session == session) return;
+  std::size_t at = 1;
+  while (at < link.outstanding.size() && link.outstanding[at].session != session) ++at;
+  if (at == link.outstanding.size()) return;  // not ours to judge: retire_done warns
+  std::vector<std::uint64_t> skipped;
+  for (std::size_t i = 0; i < at; ++i) {
+    skipped.push_back(link.outstanding.front().session);
+    link.outstanding.pop_front();
+    ++link.retired;
+  }
+  // They left the channel without being counted: keep "taken + never_taken == retired" true.
+  link.never_taken += at;
+  for (auto s : skipped) lose(worker, s);
+  log_warn("reactor " + std::to_string(id_) + ": worker " + std::to_string(worker) + " never finished " +
+           std::to_string(at) + " request(s) its dead predecessor had taken; their connections were closed");
 }
 
 void ForwardingReactor::lose(int worker, std::uint64_t session) {

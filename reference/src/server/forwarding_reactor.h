@@ -97,6 +97,7 @@ class ForwardingReactor final : public ConnectionEvents {
   void drain_dead(int worker);
   Status rearm_after_reset(WorkerLink& link);
   void retire_done(int worker, std::uint64_t session);
+  void settle_skipped(int worker, std::uint64_t session);
   void sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size);
   void lose(int worker, std::uint64_t session);
   void check_drained();
