@@ -20,6 +20,7 @@
 #include "procspec/timer.h"
 #include "support/child.h"
 #include "support/leak_check.h"
+#include "support/process_fixture.h"
 #include "support/seed.h"
 
 namespace procspec {
@@ -227,17 +228,7 @@ TEST_F(ProcessFastPipe, PRC11_CloseWriteIsEofAfterTheMessagesAndReadStillWorks) 
 }
 
 // Subreaper: the orphaned grandchild is reparented to us and reaped here.
-class ProcessFastPipeOrphan : public test::LeakCheckedTest {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    LeakCheckedTest::SetUp();
-  }
-  void TearDown() override {
-    LeakCheckedTest::TearDown();
-    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-  }
-};
+class ProcessFastPipeOrphan : public test::SubreaperFixture {};
 
 // spec: PRC-13
 TEST_F(ProcessFastPipeOrphan, PRC12_ChildSeesItsSigkilledParentGoAfterItsMessages) {

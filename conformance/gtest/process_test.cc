@@ -210,17 +210,7 @@ TEST_F(ProcessTest, PRC10_ExitRunsShutdownCallbacksWithTheCode) {
 }
 
 // The orphaned grandchild is reparented to us (subreaper), so we can see how it died.
-class SubreaperTest : public test::LeakCheckedTest {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-    LeakCheckedTest::SetUp();
-  }
-  void TearDown() override {
-    LeakCheckedTest::TearDown();
-    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
-  }
-};
+class SubreaperTest : public test::SubreaperFixture {};
 
 TEST_F(SubreaperTest, PRC12_ExitWithParentKillsTheOrphanEvenInTheForkRace) {
   for (int round = 0; round < 20; ++round) {

@@ -1,9 +1,13 @@
 #pragma once
 // What the Process test files share: a Process built or the test aborts, options with a pipe
 // type, a child-side step check, reading a pipe to end-of-file, and the leak-checked fixture.
+#include <sys/prctl.h>
+
 #include "procspec/check.h"
 #include "procspec/process.h"
 #include "support/leak_check.h"
+
+#include <gtest/gtest.h>
 
 #include <string>
 #include <utility>
@@ -38,5 +42,19 @@ inline std::string read_all(Process& p) {
 }
 
 class ProcessTest : public LeakCheckedTest {};
+
+// Subreaper: an orphaned grandchild is reparented to the test, so it can see how it died (and
+// reap it).
+class SubreaperFixture : public LeakCheckedTest {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    LeakCheckedTest::SetUp();
+  }
+  void TearDown() override {
+    LeakCheckedTest::TearDown();
+    ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  }
+};
 
 }  // namespace procspec::test
