@@ -8,7 +8,7 @@ from report_ipc import ipc_index, label
 # One colour per mechanism across every plot; the floor is black.
 COLOURS = {"ShmRing": "#000000", "ShmRingSpin": "#555555", "ThreadQueue": "#7f7f7f",
            "UdsStream": "#1f77b4", "UdsDgram": "#ff7f0e", "SeqPacket": "#2ca02c", "Pipe": "#d62728",
-           "SysvMsg": "#9467bd", "PosixMq": "#8c564b"}
+           "SysvMsg": "#9467bd", "PosixMq": "#8c564b", "UdsBatch": "#17becf", "ShmRingChannel": "#bcbd22"}
 
 
 CANONICAL_SIZES = (64, 1024, 16384)
@@ -55,7 +55,7 @@ def plot_throughput(plt, run, path):
             continue
         # Solid: raw mechanisms and the floor; dashed: procspec channels; dotted: in-process.
         ls = ":" if mech == "ThreadQueue" else ("-" if raw or mech == bj.FLOOR else "--")
-        style = dict(color=COLOURS.get(mech), marker="s" if mech == "ThreadQueue" else "o",
+        style = dict(color=COLOURS.get(mech, "#333333"), marker="s" if mech == "ThreadQueue" else "o",
                      lw=2.4 if mech == bj.FLOOR else 1.6, ls=ls, label=name)
         for ax, field, scale in ((ax1, "items_per_second", 1.0), (ax2, "bytes_per_second", 1 / 2**20)):
             pts = sorted((size, b.stat(field)) for size, b in ok.items() if b.stat(field))
@@ -141,14 +141,14 @@ def plot_cost(plt, run, path, size=1024):
     rows.sort(key=lambda r: (r[0] != bj.FLOOR, r[2] + r[3]))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     ys = range(len(rows))
-    ax1.barh(ys, [r[2] for r in rows], color=[COLOURS.get(r[0]) for r in rows], label="receiver")
-    ax1.barh(ys, [r[3] for r in rows], left=[r[2] for r in rows], color=[COLOURS.get(r[0]) for r in rows],
+    ax1.barh(ys, [r[2] for r in rows], color=[COLOURS.get(r[0], "#333333") for r in rows], label="receiver")
+    ax1.barh(ys, [r[3] for r in rows], left=[r[2] for r in rows], color=[COLOURS.get(r[0], "#333333") for r in rows],
              alpha=0.45, label="sender (peer)")
     ax1.set_yticks(list(ys), [r[1] for r in rows])
     ax1.invert_yaxis()
     _style(ax1, f"CPU time per {size}-byte message (receiver + sender)", "µs per message", "")
     ax1.legend(fontsize=8, loc="upper right")  # the floor rows at the top are short
-    ax2.barh(ys, [r[4] for r in rows], color=[COLOURS.get(r[0]) for r in rows])
+    ax2.barh(ys, [r[4] for r in rows], color=[COLOURS.get(r[0], "#333333") for r in rows])
     ax2.set_yticks(list(ys), [r[1] for r in rows])
     ax2.invert_yaxis()
     _style(ax2, "Context switches per message (both sides)", "switches per message", "")
