@@ -103,7 +103,7 @@ def spec_order(spec_text):
     return ids
 
 
-def results_table(impls, results, order_ids=()):
+def results_table(impls, results, order_ids=(), infos=None):
     order = []
     for impl in impls:
         for name, _ in results.get(impl) or []:
@@ -117,10 +117,16 @@ def results_table(impls, results, order_ids=()):
              "| --- | --- | " + " | ".join("---" for _ in impls) + " |"]
     for name in order:
         title = name.split(":", 1)[1].strip() if ":" in name else name
-        row = [cell_text(cells[impl].get(name, NOT_RUN)) if results.get(impl) is not None else NOT_RUN
+        row = [cell_text(cells[impl].get(name, NOT_RUN)) if results.get(impl) is not None else not_run(impl, infos)
                for impl in impls]
         lines.append(f"| {spec_id(name)} | {title} | " + " | ".join(row) + " |")
     return lines
+
+
+def not_run(impl, infos):
+    """The cell of an implementation without a report: not installed here, or not run."""
+    info = (infos or {}).get(impl) or {}
+    return UNAVAILABLE if info.get("available") is False else NOT_RUN
 
 
 def summary_table(impls, results, infos):
@@ -130,7 +136,9 @@ def summary_table(impls, results, infos):
     for impl in impls:
         info = infos.get(impl) or {}
         version = info.get("version", "not installed" if info.get("available") is False else "?")
-        if results.get(impl) is None:
+        if results.get(impl) is None and info.get("available") is False:
+            counts = [""] * kinds.index(UNAVAILABLE) + ["all"] + [""] * (len(kinds) - kinds.index(UNAVAILABLE) - 1)
+        elif results.get(impl) is None:
             counts = ["no report"] + [""] * (len(kinds) - 1)
         else:
             cells = [c for _, c in results[impl]]
@@ -223,7 +231,7 @@ def render(impls, report_dir, spec_text):
                    if infos.get(impl) and infos[impl].get("available") is False]
     for impl, reason in unavailable:
         out += ["", f"{impl}: unavailable — {reason}"]
-    out += ["", "## Tests × implementations", ""] + results_table(impls, results, spec_order(spec_text))
+    out += ["", "## Tests × implementations", ""] + results_table(impls, results, spec_order(spec_text), infos)
     out += ["", "## Probes each driver implements", ""] + probes_table(impls, infos)
     out += ["", "## Servers", ""] + echo_table(impls, servers)
     out += ["", "### Load", ""] + load_table(impls, read_json(report_dir / "server_bench.json"))

@@ -2,7 +2,7 @@
 # Runs every benchmark program of the release build and writes Google Benchmark JSON (with the
 # machine context and the placement check) to results/latest/<program>.json.
 #   scripts/run_bench.sh [smoke|quick|full]
-#     smoke  CI: 1 repetition, 1 KiB IPC sizes only, under a minute
+#     smoke  CI: 1 repetition, 1 KiB IPC sizes only, no million-message runs, under a minute
 #     quick  the default of `make bench`: 3 repetitions, every size, about 2-3 minutes
 #     full   FULL=1: 5 repetitions, longer runs (the figures to commit)
 # Env: PROCSPEC_BUILD_DIR (build/release), PROCSPEC_RESULTS_DIR (results/latest),
@@ -26,6 +26,8 @@ esac
 filter_for() {
   case "$1:$2" in
     smoke:ipc) echo '/1024/' ;;
+    # The million-message runs take seconds each: the quick and full profiles have them.
+    smoke:channel | smoke:process_ipc) echo '-Million' ;;
     *) echo '.' ;;
   esac
 }
