@@ -62,13 +62,22 @@ inline std::string frame(std::string_view body) {
 
 class Client {
  public:
-  explicit Client(int port) {
-    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  // v6: connect to [::1] instead of 127.0.0.1.
+  explicit Client(int port, bool v6 = false) {
+    fd_.reset(::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (v6) {
+      sockaddr_in6 addr{};
+      addr.sin6_family = AF_INET6;
+      addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin6_addr = in6addr_loopback;
+      connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    } else {
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<std::uint16_t>(port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      connected_ = ::connect(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    }
     timeval tv{10, 0};  // a hung server fails the test instead of hanging it
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
@@ -129,8 +138,11 @@ class ServerModes : public test::LeakCheckedTest, public testing::WithParamInter
     auto pid = test::spawn_child([&, c]() -> int {
       port_read.reset();
       events_.reset();
-      auto created = Server::create("127.0.0.1", 0, c.mode);
-      if (!created) return 10;
+      auto created = Server::create(host_, 0, c.mode, sock_type_);
+      if (!created) {
+        std::fprintf(stderr, "create: %s\n", created.error().message.c_str());
+        return 10;
+      }
       Server& s = **created;
       const int efd = events_write.get();
       Status st = s.set({{"worker_num", static_cast<long long>(c.workers)},
@@ -217,6 +229,8 @@ class ServerModes : public test::LeakCheckedTest, public testing::WithParamInter
     test::LeakCheckedTest::TearDown();
   }
 
+  std::string host_ = "127.0.0.1";  // where start() listens (sock_type_ must match its family)
+  SockType sock_type_ = SockType::tcp;
   pid_t server_pid_ = -1;
   UniqueFd events_;
   std::string pending_;
