@@ -23,6 +23,7 @@
 #include "procspec/msg_queue.h"
 #include "procspec/process.h"
 #include "support/context.h"
+#include "support/cpu.h"
 #include "support/million.h"
 #include "support/rusage.h"
 
@@ -72,11 +73,30 @@ struct ChildReport {
   Usage usage;  // voluntary switches and CPU time of the sender over its whole run
 };
 
+// PROCSPEC_BENCH_PIN=1: the receiving benchmark thread and the sending child on two CPUs of
+// their own for the whole run, so each run's ratio does not depend on where the scheduler put
+// them (on 2 vCPUs, the two sides on one CPU changes how often they block).
+struct ReceiverPlacement {
+  ReceiverPlacement() {
+    if (procspec::bench::cpu_plan().pin) procspec::bench::pin_current_thread(procspec::bench::cpu_plan().self_cpu);
+  }
+  ~ReceiverPlacement() {
+    if (procspec::bench::cpu_plan().pin) procspec::bench::unpin_current_thread();
+  }
+  ReceiverPlacement(const ReceiverPlacement&) = delete;
+  ReceiverPlacement& operator=(const ReceiverPlacement&) = delete;
+};
+
+void place_sender() {
+  if (procspec::bench::cpu_plan().pin) procspec::bench::pin_current_thread(procspec::bench::cpu_plan().peer_cpu);
+}
+
 // The sending child: runs `send_seq(seq)` for seq = 0, 1, ... until it fails (the receiver went
 // away), then writes its report to `report_fd`.
 void run_sender_loop(int report_fd, const std::function<bool(std::uint64_t)>& send_seq) {
   // The end of a run is the receiver removing the channel: not worth a warning here.
   procspec::set_log_level(procspec::LogLevel::error);
+  place_sender();
   const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
   while (send_seq(seq)) ++seq;
@@ -133,6 +153,7 @@ bool make_report_pipe(benchmark::State& state, int fds[2]) {
 
 // --- procspec::Process pipes ---------------------------------------------------------------
 void process_pipe(benchmark::State& state, PipeType type) {
+  const ReceiverPlacement placed;
   const auto size = static_cast<std::size_t>(state.range(0));
   int rep[2];
   if (!make_report_pipe(state, rep)) return;
@@ -176,6 +197,7 @@ void BM_UdsDgram_OneWay(benchmark::State& state) { process_pipe(state, PipeType:
 
 // --- raw socketpair ------------------------------------------------------------------------
 void raw_socket(benchmark::State& state, int type) {
+  const ReceiverPlacement placed;
   const auto size = static_cast<std::size_t>(state.range(0));
   int sv[2], rep[2];
   if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -235,6 +257,7 @@ void BM_UdsSockDgram_OneWay_Raw(benchmark::State& state) { raw_socket(state, SOC
 
 // --- SysV queues ---------------------------------------------------------------------------
 void BM_SysvMsg_OneWay(benchmark::State& state) {
+  const ReceiverPlacement placed;
   const auto size = static_cast<std::size_t>(state.range(0));
   int rep[2];
   auto q = MsgQueue::open_private();
@@ -259,10 +282,11 @@ void BM_SysvMsg_OneWay(benchmark::State& state) {
   ::close(rep[1]);
   const Usage u0 = thread_usage();
   std::uint64_t seq = 0;
-  std::string msg;  // reused across messages, as the raw loop reuses its msgbuf
+  // pop_view: checked in place in the queue's receive buffer, as the raw loop checks its msgbuf
+  // (pop_into would add a copy the raw loop does not make; pop() an allocation too).
   for (auto _ : state) {
-    auto r = q->pop_into(msg, static_cast<std::ptrdiff_t>(size));
-    if (!r || !check(msg.data(), msg.size(), size, seq)) {
+    auto r = q->pop_view(static_cast<std::ptrdiff_t>(size));
+    if (!r || !check(r->data(), r->size(), size, seq)) {
       state.SkipWithError(("payload mismatch at msg " + std::to_string(seq)).c_str());
       break;
     }
@@ -274,6 +298,7 @@ void BM_SysvMsg_OneWay(benchmark::State& state) {
 }
 
 void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
+  const ReceiverPlacement placed;
   const auto size = static_cast<std::size_t>(state.range(0));
   int rep[2];
   const int id = ::msgget(IPC_PRIVATE, IPC_CREAT | 0600);
@@ -292,6 +317,7 @@ void BM_SysvMsg_OneWay_Raw(benchmark::State& state) {
     const long type = 1;
     std::memcpy(mbuf.data(), &type, sizeof type);
     // The raw sender builds each message in place inside the msgbuf.
+    place_sender();
     std::uint64_t seq = 0;
     const Usage u0 = thread_usage();
     for (;; ++seq) {

@@ -117,10 +117,11 @@ class Run:
 
 
 def load_runs(directory):
-    """Every Google Benchmark JSON in directory (server.json excluded), by program name."""
+    """Every Google Benchmark JSON in directory, by program name (server.json and the A/B
+    scripts' *_ab.json are other formats)."""
     runs = {}
     for p in sorted(Path(directory).glob("*.json")):
-        if p.name == "server.json":
+        if p.name == "server.json" or p.stem.endswith("_ab"):
             continue
         try:
             runs[p.stem] = Run(p)

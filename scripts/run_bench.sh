@@ -6,7 +6,8 @@
 #     quick  the default of `make bench`: 3 repetitions, every size, about 2-3 minutes
 #     full   FULL=1: 5 repetitions, longer runs (the figures to commit)
 # Env: PROCSPEC_BUILD_DIR (build/release), PROCSPEC_RESULTS_DIR (results/latest),
-#      PROCSPEC_BENCH_PIN=1 pins the two sides of each benchmark to two CPUs.
+#      PROCSPEC_BENCH_PIN=1 pins the two sides of each benchmark to two CPUs,
+#      PROCSPEC_BENCH_PROGRAMS="process_ipc pool" runs only those programs (the other JSON stays).
 # Before overwriting, the committed results/latest/*.json are archived (from git HEAD) to
 # results/history/<date>-<commit>/ so report.py can compare with the previous committed run.
 set -euo pipefail
@@ -53,7 +54,15 @@ print(c.get("date", "unknown")[:10] + "-" + c.get("commit", "unknown"))')
 }
 
 shopt -s nullglob
-programs=("$build"/bench/*_bench)
+if [[ -n ${PROCSPEC_BENCH_PROGRAMS:-} ]]; then
+  programs=()
+  for p in $PROCSPEC_BENCH_PROGRAMS; do
+    [[ -x $build/bench/${p}_bench ]] || { echo "run_bench.sh: no program $build/bench/${p}_bench" >&2; exit 2; }
+    programs+=("$build/bench/${p}_bench")
+  done
+else
+  programs=("$build"/bench/*_bench)
+fi
 [[ ${#programs[@]} -gt 0 ]] || { echo "run_bench.sh: no benchmark programs in $build/bench" >&2; exit 1; }
 archive_committed
 mkdir -p "$out"
