@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "procspec/server.h"
+#include "server/channel_worker.h"
 #include "support/child.h"
 #include "support/server_modes_fixture.h"
 
@@ -91,6 +92,33 @@ TEST_P(ProcessWorkerDeath, SRVPROC5_ARequestInAKilledWorkerClosesOnlyItsConnecti
   ASSERT_FALSE(stalled.empty());
   ASSERT_EQ(::kill(std::stoi(stalled.substr(8)), SIGKILL), 0);
   // Closed at once (the read timeout is 10 s, the stall 60 s): never left hanging.
+  EXPECT_TRUE(victim.sees_close());
+  ASSERT_TRUE(bystander.send_packet("two"));
+  EXPECT_EQ(bystander.read_packet(), "two");
+  auto [status, events] = stop();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0);
+}
+
+// SRV-PROC-5's narrowest window: the worker dies after the kernel handed it the request and
+// before it counted it (kill -9 landing inside its receive call). A lone request leaves no later
+// traffic to tell the master, so the master must learn it from the channel itself.
+TEST_P(ProcessWorkerDeath, SRVPROC5_ALoneRequestTakenButNotCountedByAKilledWorkerIsClosed) {
+  const int port = start([](Server&, int) {
+    detail::set_worker_received_hook([](const Message& m) {
+      if (m.header.kind == MessageKind::data && m.payload.size() > 4 && m.payload.substr(4) == "die-uncounted") {
+        ::raise(SIGKILL);
+      }
+    });
+  });
+  ASSERT_GT(port, 0);
+  Client bystander(port);
+  ASSERT_TRUE(bystander.send_packet("one"));
+  ASSERT_EQ(bystander.read_packet(), "one");
+  Client victim(port);
+  ASSERT_TRUE(victim.send_packet("die-uncounted"));
+  // Nothing else is sent until the victim's fate is known: closed, never left waiting (the
+  // read times out after 10 s and fails the test).
   EXPECT_TRUE(victim.sees_close());
   ASSERT_TRUE(bystander.send_packet("two"));
   EXPECT_EQ(bystander.read_packet(), "two");

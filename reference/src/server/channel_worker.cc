@@ -78,6 +78,12 @@ Status ChannelWorker::run() {
   return st;
 }
 
+namespace {
+ReceivedHook g_received_hook = nullptr;
+}  // namespace
+
+void set_worker_received_hook(ReceivedHook hook) noexcept { g_received_hook = hook; }
+
 void ChannelWorker::on_readable(int reactor) {
   Channel& channel = *links_[static_cast<std::size_t>(reactor)];
   for (int i = 0; i < kMessagesPerWakeup; ++i) {
@@ -87,8 +93,8 @@ void ChannelWorker::on_readable(int reactor) {
       lost_master("channel to reactor " + std::to_string(reactor) + ": " + message.error().message);
       return;
     }
-    const MessageKind kind = message->header.kind;
-    if (kind == MessageKind::data || kind == MessageKind::connect) {
+    if (g_received_hook) g_received_hook(*message);
+    if (is_counted(message->header)) {
       // Published before handling: if this process dies now, the master knows this message
       // reached it (and is lost with it) while the ones after it are still in the channel.
       core_.taken->add(channel_index(id_, reactor, static_cast<int>(links_.size())));
@@ -123,7 +129,11 @@ void ChannelWorker::handle(int reactor, Message& message) {
       if (ev.on_close) ev.on_close(*core_.facade, h.session_id, h.reactor_id);
       return;
     case MessageKind::command:
-      if (static_cast<Command>(h.flags) == Command::stop_ack && stopping_ && --acks_pending_ <= 0) loop_->stop();
+      if (static_cast<Command>(h.flags) == Command::probe) {
+        handle_counted(h, [] {});  // nothing to run: its `done` is the answer
+      } else if (static_cast<Command>(h.flags) == Command::stop_ack && stopping_ && --acks_pending_ <= 0) {
+        loop_->stop();
+      }
       return;
     case MessageKind::pipe_message:
       if (ev.on_pipe_message) ev.on_pipe_message(*core_.facade, h.worker_id, message.payload);

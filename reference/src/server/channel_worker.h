@@ -13,6 +13,13 @@
 
 namespace procspec::detail {
 
+// A test seam for the one window tests cannot hit from outside: a PROCESS worker that dies
+// after the kernel handed it a message and before it counted it (SRV-PROC-5). The hook runs in
+// the worker right after each successful receive, before the count; conformance tests install
+// one that kills the process on a marked packet. Null (the default) costs one branch.
+using ReceivedHook = void (*)(const Message& message);
+void set_worker_received_hook(ReceivedHook hook) noexcept;
+
 class ChannelWorker final : public WorkerContext {
  public:
   // links[r]: this worker's end of the channel to reactor r. SIGTERM or a `shutdown` message

@@ -7,6 +7,8 @@
 //                       connect(session)   onConnect (only sent when the server has one); counted
 //                       close(session)     onClose (only when the server has one); not counted
 //                       command stop_ack   answer to `stopping`: nothing more will follow
+//                       command probe      counted, answered by `done` for session 0: sent behind
+//                                          what a dead worker left in a message channel
 //   worker -> reactor   data(session)      a response; kDone set on the last one of a packet
 //                       close(session)     close the connection once its answers are out
 //                       command done       a counted message finished without a response
@@ -25,6 +27,12 @@
 //   - a crashed worker: the manager holds its restart and tells the master; each reactor reads
 //     the answers it had already sent, closes the connections it leaves unanswered (SRV-PROC-5)
 //     and resets the channel; then the replacement starts and says `ready` (SRV-PROC-2).
+//   - a worker killed inside its receive call may have taken a message it never counted (the
+//     kernel, the ring or sysvmsg's receiver thread handed it over): the reactor cannot tell
+//     that from "still in the channel". A probe sent behind the outstanding messages settles
+//     it: the replacement finishes a channel's messages in order, so the probe's `done`
+//     arriving before theirs means they died with the predecessor, and those connections are
+//     closed (SRV-PROC-5) instead of waiting for an answer that will never come.
 #include <cstddef>
 #include <cstdint>
 
@@ -41,7 +49,16 @@ inline constexpr std::size_t kWireHeaderBytes = 24;
 inline constexpr std::uint8_t kDoneFlag = 1;
 
 // MessageHeader::flags of MessageKind::command.
-enum class Command : std::uint8_t { done = 1, ready = 2, stopping = 3, stop_ack = 4 };
+enum class Command : std::uint8_t { done = 1, ready = 2, stopping = 3, stop_ack = 4, probe = 5 };
+
+// The session a probe and its `done` carry: connection sessions start above it (reactor.h).
+inline constexpr std::uint64_t kProbeSession = 0;
+
+// Messages a worker counts when it takes them and reports `done` for, in channel order.
+inline bool is_counted(const MessageHeader& h) {
+  return h.kind == MessageKind::data || h.kind == MessageKind::connect ||
+         (h.kind == MessageKind::command && static_cast<Command>(h.flags) == Command::probe);
+}
 
 inline MessageHeader command_header(Command command, int reactor_id, int worker_id, std::uint64_t session = 0) {
   MessageHeader h;

@@ -107,7 +107,7 @@ void ForwardingReactor::on_close(Connection& conn) {
 }
 
 void ForwardingReactor::sent_counted(WorkerLink& link, const MessageHeader& header, std::size_t size) {
-  if (header.kind == MessageKind::data || header.kind == MessageKind::connect) {
+  if (is_counted(header)) {
     link.outstanding.push_back(Outstanding{header.session_id, size});
   }
 }
@@ -454,6 +454,11 @@ void ForwardingReactor::worker_exited(int worker) {
   if (byte_stream) link.up = false;
   watch_writes(worker, false);
   if (link.up) flush_queue(worker);
+  // What the dead worker may have taken without counting it (forwarding.h): the probe's `done`
+  // settles it once the replacement is through the messages in front of it.
+  if (!byte_stream && !link.outstanding.empty()) {
+    forward(worker, command_header(Command::probe, id_, worker, kProbeSession), {});
+  }
   if (shutting_down_) check_drained();
 }
 
