@@ -18,6 +18,8 @@ REPORTS := build/reports
 BATS_IPC_FILES := $(sort $(wildcard conformance/bats/srv_process_*.bats))
 BATS_MAIN_FILES := $(filter-out $(BATS_IPC_FILES),$(sort $(wildcard conformance/bats/*.bats)))
 export PROCSPEC_BUILD_DIR := $(abspath $(BUILD_DIR))
+# Tells the suites which sanitizer (if any) the reference runs under: asan, tsan or empty.
+export PROCSPEC_SANITIZER := $(filter asan tsan,$(PRESET))
 # TSan: children of a threaded test process keep running instrumented code after fork.
 export TSAN_OPTIONS ?= die_after_fork=0 halt_on_error=1 second_deadlock_stack=1
 export ASAN_OPTIONS ?= detect_leaks=1 abort_on_error=1

@@ -85,6 +85,17 @@ extra_options() {
 # (exit 2, "usage:") when ARGS hold reference extras the implementation does not have.
 # SERVER_ULIMIT_N=N runs the server under `ulimit -n N` (SRV-15). SERVER_REFUSABLE=SETTING: a start
 # that fails with an error naming SETTING (the mode cannot do it, SRV-2) skips instead of failing.
+# died_of_signal RC SIG ERRFILE: a process ended by fatal signal SIG. Its exit status is 128+SIG,
+# except in a sanitizer build of the reference (make sanitize), where the sanitizer catches the
+# signal, prints its report ("ThreadSanitizer: SEGV", "AddressSanitizer:DEADLYSIGNAL") to stderr
+# and exits with its own code: the same death, reported its way.
+died_of_signal() {
+  local rc=$1 sig=$2 err=$3 name
+  ((rc == 128 + sig)) && return 0
+  name=$(kill -l "$sig")
+  grep -qE "Sanitizer: ?($name|DEADLYSIGNAL)" "$err" 2>/dev/null
+}
+
 start_server() {
   SERVER_OUT=$(mktemp)
   (

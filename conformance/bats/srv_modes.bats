@@ -106,5 +106,5 @@ children_when() {
   run jq -e '.closed_by_peer == true' "$out"
   rm -f "$out"
   [[ $status -eq 0 ]]
-  [[ $rc -eq $((128 + 11)) ]]
+  died_of_signal "$rc" 11 "$SERVER_OUT.err"
 }
