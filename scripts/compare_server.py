@@ -34,8 +34,21 @@ def tree_pids(root):
     return pids
 
 
+def channel_for(mode, listed):
+    """The channel to run `mode` on: THREAD's own in-process one when the driver lists it, else
+    SPEC IUT's default uds-dgram, else the first the driver lists that is not `thread`."""
+    if mode == "thread" and "thread" in listed:
+        return "thread"
+    if not listed or "uds-dgram" in listed:
+        return "uds-dgram"
+    return next((c for c in listed if c != "thread"), listed[0])
+
+
 def start(driver, mode, framing, ipc, log):
-    """(process, port) or (process, message) when it did not start listening within 10 s."""
+    """(process, port) or (process, message) when it did not start listening within 10 s; the
+    message carries the exit status and the last line the server wrote to stderr, if it ended."""
+    log.flush()
+    log_start = log.tell()
     proc = subprocess.Popen([driver, "echo-server", "--mode", mode, "--workers", str(WORKERS),
                              "--framing", framing, "--ipc", ipc],
                             stdout=subprocess.PIPE, stderr=log, start_new_session=True)
@@ -47,7 +60,15 @@ def start(driver, mode, framing, ipc, log):
         proc.wait(timeout=0.5)
     except subprocess.TimeoutExpired:
         pass
-    return proc, f"first line was {line!r}" if line else "no 'listening PORT' line within 10 s"
+    if line:
+        return proc, f"first line was {line!r}"
+    if proc.poll() is None:
+        return proc, "no 'listening PORT' line within 10 s"
+    log.flush()
+    with open(log.name, "rb") as f:
+        f.seek(log_start)
+        said = [x for x in f.read().decode(errors="replace").splitlines() if x.strip()]
+    return proc, f"exited {proc.returncode} before listening" + (f": {said[-1].strip()}" if said else "")
 
 
 def echo_ok(port, framing):
@@ -105,7 +126,7 @@ def main(argv):
         return 0
     log = open(args.out.with_suffix(".log"), "wb")
     for mode in [m for m in ("base", "process", "thread") if m in info.get("modes", [])]:
-        ipc = (info.get("ipc") or ["uds-dgram"])[0]
+        ipc = channel_for(mode, info.get("ipc") or [])
         for framing in FRAMINGS:
             run = {"mode": mode, "workers": WORKERS, "framing": framing, "ipc": ipc}
             proc, port = start(args.driver, mode, framing, ipc, log)
