@@ -20,6 +20,8 @@ final class EchoWorker
         pcntl_signal(SIGTERM, function (): void {
             $this->stopping = true;
         });
+        // A forked worker starts with SIGTERM blocked (spawn_worker): one sent meanwhile is taken now.
+        pcntl_sigprocmask(SIG_UNBLOCK, [SIGTERM]);
         while (!$this->stopping) {
             $read = [$this->listener];
             foreach ($this->connections as [$socket]) {
@@ -91,26 +93,78 @@ final class EchoWorker
 
 function spawn_worker(\Socket $listener, callable $newDecoder): int
 {
-    return fork_child(static function () use ($listener, $newDecoder): int {
+    // SIGTERM stays blocked from the fork until the worker's own handler is in place: before that
+    // the child still runs the manager's PHP handler, which would swallow a stop sent right after
+    // the fork (the worker then ran on until max_wait_time's SIGKILL).
+    pcntl_sigprocmask(SIG_BLOCK, [SIGTERM], $previous);
+    $pid = fork_child(static function () use ($listener, $newDecoder): int {
+        // pcntl_fork keeps the manager's handlers: a worker takes the default actions again.
         pcntl_signal(SIGTERM, SIG_DFL);
+        pcntl_signal(SIGUSR1, SIG_DFL);
+        pcntl_signal(SIGUSR2, SIG_DFL);
         return (new EchoWorker($listener, $newDecoder))->run();
     });
+    pcntl_sigprocmask(SIG_SETMASK, $previous);
+    return $pid;
 }
 
-// The manager: restarts dead workers until SIGTERM, then stops and reaps every one of them.
+// SRV-11/SRV-14 reload: each worker in turn is stopped (SIGTERM: it answers what it read, closes
+// its connections), reaped (SIGKILL after max_wait_time, 3 s) and replaced before the next one
+// stops, so the others keep serving. Reloads asked for during a reload make one more round.
+function reload_workers(array &$pids, \Socket $listener, callable $newDecoder, bool &$stopping): void
+{
+    foreach (array_keys($pids) as $old) {
+        if ($stopping) {
+            return;
+        }
+        if (!isset($pids[$old])) {
+            continue;
+        }
+        $id = $pids[$old];
+        posix_kill($old, SIGTERM);
+        reap($old, 3.0);
+        unset($pids[$old]);
+        $pids[spawn_worker($listener, $newDecoder)] = $id;
+    }
+}
+
+function describe_status(?int $status): string
+{
+    if ($status === null) {
+        return 'not reaped';
+    }
+    if (pcntl_wifexited($status)) {
+        return 'exit ' . pcntl_wexitstatus($status);
+    }
+    return pcntl_wifsignaled($status) ? 'signal ' . pcntl_wtermsig($status) : "status $status";
+}
+
+// The manager: restarts dead workers and reloads them on SIGUSR1/SIGUSR2 (no task workers here,
+// so both reload the workers) until SIGTERM, then stops and reaps every one of them.
 function run_manager(\Socket $listener, callable $newDecoder, int $workers): int
 {
     $stopping = false;
-    // restart_syscalls=false: a blocking pcntl_wait must return on SIGTERM (SA_RESTART would resume it).
+    $reloads = 0;
+    // restart_syscalls=false: a blocking pcntl_wait must return on these signals (SA_RESTART would resume it).
     pcntl_async_signals(true);
     pcntl_signal(SIGTERM, static function () use (&$stopping): void {
         $stopping = true;
     }, false);
+    foreach ([SIGUSR1, SIGUSR2] as $reloadSignal) {
+        pcntl_signal($reloadSignal, static function () use (&$reloads): void {
+            $reloads++;
+        }, false);
+    }
     $pids = [];
     for ($id = 0; $id < $workers; $id++) {
         $pids[spawn_worker($listener, $newDecoder)] = $id;
     }
     while (!$stopping) {
+        if ($reloads > 0) {
+            $reloads = 0;
+            reload_workers($pids, $listener, $newDecoder, $stopping);
+            continue;
+        }
         $pid = pcntl_wait($status);
         if ($pid > 0 && isset($pids[$pid]) && !$stopping) {
             $id = $pids[$pid];
@@ -126,8 +180,12 @@ function run_manager(\Socket $listener, callable $newDecoder, int $workers): int
     foreach (array_keys($pids) as $pid) {
         $status = reap($pid, 3.0); // max_wait_time 3 s, then SIGKILL
         // A worker SIGTERMed before its handler was installed ended as asked: that is clean too.
-        $clean = $clean && $status !== null && ((pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0)
+        $ok = $status !== null && ((pcntl_wifexited($status) && pcntl_wexitstatus($status) === 0)
             || (pcntl_wifsignaled($status) && pcntl_wtermsig($status) === SIGTERM));
+        if (!$ok) {
+            fwrite(STDERR, "echo-server: worker pid $pid did not stop cleanly: " . describe_status($status) . "\n");
+        }
+        $clean = $clean && $ok;
     }
     socket_close($listener);
     return $clean ? 0 : 1;
