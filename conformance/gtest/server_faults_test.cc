@@ -1,5 +1,6 @@
 // The Server end to end when things go wrong, and THREAD mode's own rules: a PROCESS-mode worker
-// killed with or without a request in flight, reloads under load; THREAD mode's workers are
+// killed with or without a request in flight, a BASE worker's death taking only the connections
+// it owned, reloads under load; THREAD mode's workers are
 // threads of one process (one fatal error ends it), pipe messages go thread to thread, and a
 // reactor-to-worker channel is refused. A real server in a forked child, real TCP clients on
 // 127.0.0.1.
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -172,6 +174,59 @@ INSTANTIATE_TEST_SUITE_P(Channels, ProcessWorkerDeath,
                                          ModeCase{ServerMode::process, "uds_batch", 2, 1},
                                          ModeCase{ServerMode::process, "shm_ring", 2, 2}),
                          case_name);
+
+// BASE: each worker owns the connections it accepted, so a worker's death takes exactly those.
+class BaseWorkerDeath : public ServerModes {};
+
+TEST_P(BaseWorkerDeath, SRVBASE2_AKilledWorkerClosesOnlyItsOwnConnections) {
+  const int port = start([](Server& s, int) {
+    s.events().on_receive = [](Server& srv, std::uint64_t fd, int, std::string_view) {
+      (void)srv.send(fd, test::frame(std::to_string(::getpid())));  // who owns this connection
+    };
+  });
+  ASSERT_GT(port, 0);
+  // Connections until both workers own some (which worker accepts is the kernel's choice).
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::string> owner;
+  auto owners = [&] { return std::set<std::string>(owner.begin(), owner.end()); };
+  while (clients.size() < 64 && (clients.size() < 8 || owners().size() < 2)) {
+    clients.push_back(std::make_unique<Client>(port));
+    ASSERT_TRUE(clients.back()->send_packet("who"));
+    owner.push_back(clients.back()->read_packet());
+    ASSERT_NE(owner.back(), "<closed>");
+  }
+  if (owners().size() < 2) GTEST_SKIP() << "one worker accepted all 64 connections; nothing to compare";
+  const std::string victim = owner.front();
+  ASSERT_EQ(::kill(std::stoi(victim), SIGKILL), 0);
+  std::size_t closed = 0, kept = 0;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    if (owner[i] == victim) {
+      EXPECT_TRUE(clients[i]->sees_close()) << "connection " << i << " of the killed worker";
+      ++closed;
+    } else {
+      ASSERT_TRUE(clients[i]->send_packet("still"));
+      EXPECT_EQ(clients[i]->read_packet(), owner[i]) << "connection " << i << " of the other worker";
+      ++kept;
+    }
+  }
+  EXPECT_GT(closed, 0u);
+  EXPECT_GT(kept, 0u);
+  // The manager starts a replacement (the third WorkerStart), and new connections are served.
+  std::string started;
+  for (int k = 0; k < 3; ++k) started = wait_event("worker_start ");
+  EXPECT_FALSE(started.empty()) << "no replacement worker started";
+  Client fresh(port);
+  ASSERT_TRUE(fresh.send_packet("who"));
+  const std::string by = fresh.read_packet();
+  EXPECT_NE(by, "<closed>");
+  EXPECT_NE(by, victim);
+  clients.clear();
+  auto [status, events] = stop();
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->code, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Base, BaseWorkerDeath, testing::Values(ModeCase{ServerMode::base, "uds_dgram", 2, 1}), case_name);
 
 class ThreadModeFaults : public ServerModes {};
 
